@@ -1,0 +1,33 @@
+"""Entry point of the `engram` command."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import config_cmd, models_cmd, setup_cmd
+
+app = typer.Typer(
+    name="engram",
+    help="A self-improving coding agent with weight-level memory per repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(config_cmd.app, name="config")
+setup_cmd.register(app)
+
+
+def main() -> None:
+    from agent.cli.common import err_console, is_user_error
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console().print("[yellow]interrupted[/]")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
+        err_console().print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""The models engram runs: registry, fetch (assemble + verify + convert) and loading."""
