@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.types import GroundingResult, NameCheck, ToolSpec  # noqa: F401  (re-exported)
+
 FORMAT_VERSION = 1
 
 
@@ -254,26 +256,8 @@ class Trajectory(Persisted):
 
 # --------------------------------------------------------------------------- grounding
 
-
-class NameCheck(Model):
-    """One name mentioned in a text and whether the repository has it."""
-
-    name: str
-    kind: Literal["path", "module", "class", "function", "method", "symbol"]
-    exists: bool
-    resolved_to: str | None = Field(default=None, description="where it was found")
-
-
-class GroundingResult(Model):
-    checks: list[NameCheck] = Field(default_factory=list)
-
-    @property
-    def missing(self) -> list[NameCheck]:
-        return [c for c in self.checks if not c.exists]
-
-    @property
-    def grounded(self) -> bool:
-        return not self.missing
+# Grounding is computed by the tools layer; its result types (GroundingResult,
+# NameCheck) live in tools.types and are re-exported from here.
 
 
 # --------------------------------------------------------------------------- memory

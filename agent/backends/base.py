@@ -1,0 +1,97 @@
+"""The LLMBackend protocol: one chat turn in, one Generation out.
+
+Implementations: `hf` (transformers + PEFT in process: the embedded default, the only
+one that trains and exposes hidden states natively), `llamacpp` (fast local
+generation), `openai` (any OpenAI-compatible server, vLLM with LoRA in production),
+`fake` (scripted, for tests). Every implementation passes
+`tests/agent/backends/test_contract.py`.
+
+Contract:
+- `generate` never raises for what the model said; transport or load failures raise
+  `BackendError` (user-facing message).
+- `tools` are offered as native tool schemas where `capabilities.native_tools`; the
+  text protocol is the agent's business (it renders tools into the prompt itself).
+- With `options.seed` set and temperature 0, output is deterministic for a backend.
+- `adapter` names an adapter loaded with `load_adapter`; None means the base model.
+  Adapters are isolated per name: generating with one never leaks another's weights.
+- `logprobs` (log p of each generated token) and `entropies` are filled where
+  `capabilities.logprobs`; `hidden` where `capabilities.hidden_states` and
+  `options.capture_layer` is set: a float32 array [n_generated_tokens, hidden_size] of
+  that layer's output for the generated tokens, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from agent.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
+
+
+class BackendError(RuntimeError):
+    """The backend could not produce a generation (server down, model missing, …)."""
+
+    user_facing = True
+
+
+@dataclass(frozen=True)
+class BackendCapabilities:
+    native_tools: bool = False
+    logprobs: bool = False
+    hidden_states: bool = False
+    training: bool = False
+    constrained: bool = False  # grammar / JSON-schema constrained decoding
+    adapters: bool = False
+
+
+@dataclass
+class GenerationOptions:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 384
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    grammar: str | None = None  # GBNF, for backends with `constrained`
+    json_schema: dict[str, Any] | None = None
+    capture_layer: int | None = None  # hidden states of this layer for the generated tokens
+    # Token-level penalties (loop guards): token id -> additive logit bias.
+    logit_bias: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class Generation:
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    finish_reason: str = "stop"  # stop | length | tool_calls
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    entropies: list[float] | None = None
+    hidden: Any | None = None  # numpy float32 [n_generated, hidden_size]
+    hidden_layer: int | None = None
+    seconds: float = 0.0
+    prefill_seconds: float = 0.0
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    name: str
+    model_id: str
+    capabilities: BackendCapabilities
+
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        tools: list[ToolSpec] | None = None,
+        adapter: str | None = None,
+        options: GenerationOptions | None = None,
+    ) -> Generation: ...
+
+    def count_tokens(self, messages: list[ChatMessage]) -> int: ...
+
+    def load_adapter(self, name: str, path: Path) -> None: ...
+
+    def unload_adapter(self, name: str) -> None: ...
+
+    def close(self) -> None: ...
