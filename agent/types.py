@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.types import GroundingResult, NameCheck, ToolSpec  # noqa: F401  (re-exported)
+from tools.types import GroundingResult, NameCheck, ToolCall, ToolSpec  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
 
@@ -63,14 +63,6 @@ class Task(Persisted):
 
 
 # --------------------------------------------------------------------------- chat
-
-
-class ToolCall(Model):
-    """A parsed action: which tool, with which arguments."""
-
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = None
 
 
 class ChatMessage(Model):

@@ -26,9 +26,22 @@ class ToolSpec(_Model):
     summary: str = Field(description="one line: what it does")
     description: str = Field(default="", description="longer help shown to the model")
     params: list[ToolParam] = Field(default_factory=list)
+    body_param: str | None = Field(
+        default=None,
+        description="in the text protocol, the parameter that takes the fenced block's "
+        "free text (a command, file content, an edit) instead of a `key: value` line",
+    )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="concrete argument sets (never placeholders)"
     )
+
+
+class ToolCall(_Model):
+    """A parsed action: which tool, with which arguments."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
 
 
 class ToolResult(_Model):
