@@ -67,6 +67,8 @@ def record_verdict(
     Returns the updated trajectory. Idempotent: recording the same verdict twice
     leaves the same file.
     """
+    if not path.is_file():
+        raise TrajectoryMissing(f"no trajectory at {path}")
     with _locked(path):
         trajectory = load_trajectory(path)
         update: dict[str, Any] = {"eligible_for_learning": eligible}
