@@ -28,7 +28,8 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -115,6 +116,14 @@ class Accepted(Model):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    event: str
+    trigger: Trigger | None
+    reason: str = ""
+
+
 class QueueError(RuntimeError):
     user_facing = True
 
@@ -185,53 +194,62 @@ class JobQueue:
         self, delivery_id: str, event: str, trigger: Trigger | None, reason: str = ""
     ) -> Accepted:
         """Record a delivery and, for a trigger, queue its job — atomically."""
+        return self.accept_batch([Delivery(delivery_id, event, trigger, reason)])[0]
+
+    def accept_batch(self, deliveries: Sequence[Delivery]) -> list[Accepted]:
+        """`accept` for several deliveries in one transaction: one fsync for all of them
+        (group commit). Each is decided as if accepted alone, in order."""
         now = time.time()
         with self._tx() as db:
-            seen = db.execute(
-                "SELECT outcome, job_id FROM deliveries WHERE delivery_id = ?", (delivery_id,)
-            ).fetchone()
-            if seen is not None:
-                return Accepted(
-                    status="duplicate",
-                    job_id=seen["job_id"],
-                    reason=f"delivery already {seen['outcome']}",
-                )
-            if trigger is None:
-                db.execute(
-                    "INSERT INTO deliveries VALUES (?, ?, ?, 'ignored', NULL)",
-                    (delivery_id, event, now),
-                )
-                return Accepted(status="ignored", reason=reason)
-            cursor = db.execute(
-                "INSERT INTO jobs (kind, repo, number, trigger, state, max_attempts, "
-                "delivery_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (
-                    trigger.kind.value,
-                    trigger.repo,
-                    trigger.number,
-                    trigger.model_dump_json(),
-                    self.max_attempts,
-                    delivery_id,
-                    now,
-                    now,
-                ),
+            return [self._accept_one(db, d, now) for d in deliveries]
+
+    def _accept_one(self, db: sqlite3.Connection, d: Delivery, now: float) -> Accepted:
+        seen = db.execute(
+            "SELECT outcome, job_id FROM deliveries WHERE delivery_id = ?", (d.delivery_id,)
+        ).fetchone()
+        if seen is not None:
+            return Accepted(
+                status="duplicate",
+                job_id=seen["job_id"],
+                reason=f"delivery already {seen['outcome']}",
             )
-            if cursor.rowcount == 1:
-                job_id, status = cursor.lastrowid, "queued"
-            else:
-                row = db.execute(
-                    "SELECT id FROM jobs WHERE repo = ? AND number = ? AND kind = 'solve' "
-                    "AND state IN ('queued', 'running')",
-                    (trigger.repo, trigger.number),
-                ).fetchone()
-                job_id, status = row["id"], "coalesced"
-                reason = reason or f"job {job_id} for this issue is already active"
+        if d.trigger is None:
             db.execute(
-                "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?)",
-                (delivery_id, event, now, status, job_id),
+                "INSERT INTO deliveries VALUES (?, ?, ?, 'ignored', NULL)",
+                (d.delivery_id, d.event, now),
             )
-            return Accepted(status=status, job_id=job_id, reason=reason)  # type: ignore[arg-type]
+            return Accepted(status="ignored", reason=d.reason)
+        trigger, reason = d.trigger, d.reason
+        cursor = db.execute(
+            "INSERT INTO jobs (kind, repo, number, trigger, state, max_attempts, "
+            "delivery_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (
+                trigger.kind.value,
+                trigger.repo,
+                trigger.number,
+                trigger.model_dump_json(),
+                self.max_attempts,
+                d.delivery_id,
+                now,
+                now,
+            ),
+        )
+        if cursor.rowcount == 1:
+            job_id, status = cursor.lastrowid, "queued"
+        else:
+            row = db.execute(
+                "SELECT id FROM jobs WHERE repo = ? AND number = ? AND kind = 'solve' "
+                "AND state IN ('queued', 'running')",
+                (trigger.repo, trigger.number),
+            ).fetchone()
+            job_id, status = row["id"], "coalesced"
+            reason = reason or f"job {job_id} for this issue is already active"
+        db.execute(
+            "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?)",
+            (d.delivery_id, d.event, now, status, job_id),
+        )
+        return Accepted(status=status, job_id=job_id, reason=reason)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ workers
 

@@ -177,9 +177,10 @@ def pull_body(outcome: RunOutcome, issue: int, job_id: int, requested_by: str) -
         "",
         "</details>",
         "",
-        run_marker(outcome.run_id, job_id, outcome.commit or "0" * 40),
     ]
-    return _cut("\n".join(parts), BODY_LIMIT)
+    # The marker goes after the cut: the PR-closed handler may need it to find the run.
+    marker = run_marker(outcome.run_id, job_id, outcome.commit or "0" * 40)
+    return _cut("\n".join(parts), BODY_LIMIT) + "\n" + marker
 
 
 def pr_opened_comment(job_id: int, pull_url: str, outcome: RunOutcome, draft: bool) -> str:

@@ -155,3 +155,34 @@ def test_health_reports_queue_counts(client, ctx, labeled):
     client.post("/webhook", content=labeled, headers=_headers(labeled))
     health = client.get("/healthz").json()
     assert health["queue"]["queued"] == 1
+
+
+def test_concurrent_deliveries_share_commits_and_each_is_decided(tmp_path):
+    import asyncio
+
+    from bot.queue import Delivery, JobQueue
+    from bot.triggers import Trigger
+    from bot.webhook import GroupCommitter
+
+    class CountingQueue(JobQueue):
+        batches: list[int] = []
+
+        def accept_batch(self, deliveries):
+            self.batches.append(len(deliveries))
+            return super().accept_batch(deliveries)
+
+    queue = CountingQueue(tmp_path / "q.sqlite")
+    committer = GroupCommitter(queue)
+
+    def trig(n):
+        return Trigger(kind="solve", repo="a/b", number=n, via="label", requested_by="m")
+
+    async def burst():
+        items = [Delivery(f"d{n}", "issues", trig(n)) for n in range(60)]
+        items.append(Delivery("d0", "issues", trig(0)))  # a replay inside the burst
+        return await asyncio.gather(*(committer.submit(d) for d in items))
+
+    results = asyncio.run(burst())
+    assert [r.status for r in results] == ["queued"] * 60 + ["duplicate"]
+    assert sum(queue.batches) == 61 and len(queue.batches) < 61
+    assert queue.counts()["queued"] == 60
