@@ -120,7 +120,7 @@ async def burst(
                 statuses[code] = statuses.get(code, 0) + 1
 
         tasks = [asyncio.create_task(one(b)) for b in bodies]
-        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+        _, pending = await asyncio.wait(tasks, timeout=deadline_s)
         for task in pending:
             task.cancel()
         if pending:

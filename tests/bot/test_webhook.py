@@ -165,7 +165,9 @@ def test_concurrent_deliveries_share_commits_and_each_is_decided(tmp_path):
     from bot.webhook import GroupCommitter
 
     class CountingQueue(JobQueue):
-        batches: list[int] = []
+        def __init__(self, path):
+            super().__init__(path)
+            self.batches: list[int] = []
 
         def accept_batch(self, deliveries):
             self.batches.append(len(deliveries))
