@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 
+from agent.home import Home
 from agent.types import Task
 from bot import report
 from bot.context import BotContext, JobHandle, JobResult, bot_dir
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 
 PROBLEM_LIMIT = 20_000
 WRITE_PERMISSIONS = ("admin", "write")
+
+
+def job_clone_dir(home: Home, job_id: int) -> Path:
+    return bot_dir(home) / "work" / f"job-{job_id}"
 
 
 def job_short(job: Job) -> str:
@@ -70,12 +76,16 @@ def _open_pull(
         pull = gh.create_pull(job.repo, head=branch, base=base, title=title, body=body, draft=True)
         return pull.number, pull.html_url or "", True
     except GitHubError as exc:
-        # Private repositories on some plans cannot have drafts; a normal PR it is, said so.
-        if exc.status != 422 or "draft" not in str(exc).lower():
+        if exc.status != 422:
             raise
-    existing = gh.find_pull_by_head(job.repo, branch)
-    if existing is not None:
-        return existing.number, existing.html_url or "", existing.draft
+        # 422: a PR from this branch appeared meanwhile (another attempt of this job), or
+        # the repository cannot have drafts (private repositories on some plans).
+        existing = gh.find_pull_by_head(job.repo, branch)
+        if existing is not None:
+            return existing.number, existing.html_url or "", existing.draft
+        if "draft" not in str(exc).lower():
+            raise
+    handle.check()
     pull = gh.create_pull(job.repo, head=branch, base=base, title=title, body=body, draft=False)
     return pull.number, pull.html_url or "", False
 
@@ -108,7 +118,7 @@ def run_solve(job: Job, handle: JobHandle, ctx: BotContext) -> JobResult:
     if "branch" not in handle.progress:
         handle.save(branch=branch)
     clone = RepoClone(
-        bot_dir(ctx.home) / "work" / f"job-{job.id}", clone_url, ctx.token_fn(trig.installation_id)
+        job_clone_dir(ctx.home, job.id), clone_url, ctx.token_fn(trig.installation_id)
     )
 
     outcome = _saved_outcome(handle)

@@ -16,6 +16,7 @@ Failure handling:
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from bot.github import GitHubError
 from bot.learning import run_pull_closed
 from bot.queue import Job, JobState, LeaseLost, worker_identity
 from bot.remote import RemoteError
-from bot.solve import ensure_comment, run_solve
+from bot.solve import ensure_comment, job_clone_dir, run_solve
 from bot.triggers import TriggerKind
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class Worker:
             log.error("%s: %s", label, error)
             self._report_failure(job, handle, error)
             self.queue.finish(job.id, self.owner, JobState.FAILED, error=error)
+            self._discard_clone(job)
             return
         log.info("%s: started", label)
         try:
@@ -159,9 +161,14 @@ class Worker:
             log.error("%s: failed: %s", label, public, exc_info=exc)
             self._report_failure(job, handle, public)
             self.queue.finish(job.id, self.owner, JobState.FAILED, error=public)
+            self._discard_clone(job)
             return
         log.info("%s: %s %s", label, outcome.state.value, outcome.result)
         self.queue.finish(job.id, self.owner, outcome.state, outcome.result, outcome.error)
+
+    def _discard_clone(self, job: Job) -> None:
+        # A failed job is not retried, so its clone is only disk space; the error is logged.
+        shutil.rmtree(job_clone_dir(self.ctx.home, job.id), ignore_errors=True)
 
     def _report_failure(self, job: Job, handle: JobHandle, error: str) -> None:
         if job.kind != TriggerKind.SOLVE:

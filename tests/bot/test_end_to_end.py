@@ -265,3 +265,22 @@ def test_probe_readings_reach_the_pr_body(github, make_ctx):
     [pull] = github.repos[REPO].pulls.values()
     assert "0.12 (threshold 0.70)" in pull.body
     assert "Probes scored 1 step(s)" in pull.body
+
+
+def test_pr_opened_from_the_branch_meanwhile_is_adopted(github, ctx, deliver):
+    """Someone opens a PR from the bot's branch between its push and its own PR request:
+    GitHub answers 422, and the bot links the existing PR instead of failing."""
+    state = github.repos[REPO]
+
+    def someone_opens_a_pr() -> None:
+        for ref in [p.name for p in (state.bare / "refs" / "heads" / "engram").rglob("*")]:
+            github.open_pull(REPO, f"engram/{ref}", "maintainer")
+        github.after_push.clear()
+
+    github.after_push.append(someone_opens_a_pr)
+    number, job = _solve_via_label(github, ctx, deliver)
+    assert job.state == JobState.DONE, job.error
+    [pull] = state.pulls.values()
+    assert job.result["pull_number"] == pull.number and pull.author == "maintainer"
+    assert [r.status for r in github.calls("POST", r"/pulls$")] == [422]
+    assert pull_url(github, pull.number) in state.issues[number].comments[0]["body"]

@@ -129,6 +129,7 @@ class FakeGitHub:
         self.lock = threading.RLock()
         self.pull_create_hold_s = 0.0
         self.pull_created = threading.Event()
+        self.after_push: list[Any] = []  # callables run after each git push
         self.failures: list[
             tuple[str, re.Pattern[str], int, int]
         ] = []  # method, path, status, count
@@ -319,6 +320,23 @@ class FakeGitHub:
                 "comment": comment,
                 **self._event_base(state, author),
             }
+
+    def open_pull(self, full_name: str, head_ref: str, author: str, draft: bool = False) -> int:
+        """Someone (not the bot) opens a PR from `head_ref`."""
+        with self.lock:
+            state = self.repos[full_name]
+            number = next(self._numbers)
+            state.pulls[number] = PullState(
+                number,
+                next(self._ids),
+                "by hand",
+                None,
+                author,
+                head_ref,
+                state.default_branch,
+                draft,
+            )
+            return number
 
     def merge_pull(self, full_name: str, number: int, merged_by: str = "maintainer") -> dict:
         with self.lock:
@@ -627,6 +645,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._record(200)
             serve_git(self, self.fake.git_root, path, parts.query, "x-access-token")
+            if path.endswith("/git-receive-pack"):
+                for hook in self.fake.after_push:
+                    hook()
             return
         if not path.startswith("/api/v3/"):
             self._record(404)
