@@ -84,6 +84,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report CPU per delivery:
+    a figure that, unlike latency, does not depend much on how loaded the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -164,11 +171,15 @@ def run_once(n: int, concurrency: int, deadline_s: float) -> dict:
                     raise SystemExit(f"server did not start:\n{log.read_text()}") from None
                 time.sleep(0.1)
         bodies = [json.dumps(payload(i + 1)).encode() for i in range(n)]
+        cpu0 = cpu_seconds(server.pid)
+        client0 = time.process_time()
         t0 = time.perf_counter()
         latencies, statuses = asyncio.run(
             burst(f"{base}/webhook", bodies, secret.encode(), concurrency, deadline_s)
         )
         wall = time.perf_counter() - t0
+        server_cpu = cpu_seconds(server.pid) - cpu0
+        client_cpu = time.process_time() - client0
     finally:
         server.terminate()
         server.wait(30)
@@ -191,6 +202,8 @@ def run_once(n: int, concurrency: int, deadline_s: float) -> dict:
         "wall_s": wall,
         "per_s": n / wall,
         "payload_bytes": len(bodies[0]),
+        "server_cpu_ms": 1000 * server_cpu / n,
+        "client_cpu_ms": 1000 * client_cpu / n,
     }
 
 
@@ -217,14 +230,17 @@ def main() -> int:
             f"queued jobs={r['jobs_in_queue']} deliveries={r['deliveries_in_queue']} "
             f"lost={r['lost']} p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms "
             f"max={r['max_ms']:.1f}ms {r['per_s']:.0f}/s ({r['wall_s']:.2f}s, "
+            f"CPU per delivery: server {r['server_cpu_ms']:.2f}ms client {r['client_cpu_ms']:.2f}ms, "
             f"{r['payload_bytes']} B payloads)",
             flush=True,
         )
     ok = all(r["acknowledged"] == r["n"] == r["jobs_in_queue"] for r in results)
-    med = {k: statistics.median(r[k] for r in results) for k in ("p50_ms", "p99_ms", "per_s")}
+    keys = ("p50_ms", "p99_ms", "per_s", "server_cpu_ms")
+    med = {k: statistics.median(r[k] for r in results) for k in keys}
     print(
         f"median of {len(results)} run(s): p50={med['p50_ms']:.1f}ms p99={med['p99_ms']:.1f}ms "
-        f"throughput={med['per_s']:.0f} deliveries/s; all acknowledged and queued: {ok}"
+        f"throughput={med['per_s']:.0f} deliveries/s "
+        f"server CPU={med['server_cpu_ms']:.2f}ms/delivery; all acknowledged and queued: {ok}"
     )
     return 0 if ok else 1
 
