@@ -160,7 +160,7 @@ def run_solve(job: Job, handle: JobHandle, ctx: BotContext) -> JobResult:
     }
     if not outcome.changed:
         ensure_comment(gh, handle, report.no_change_comment(job.id, outcome, ctx.settings.command))
-        _consume_label(gh, handle, ctx)
+        consume_label(gh, handle)
         clone.remove()
         return JobResult(JobState.DONE, {**result, "pull_number": None})
 
@@ -186,7 +186,7 @@ def run_solve(job: Job, handle: JobHandle, ctx: BotContext) -> JobResult:
         )
     handle.save(pull_number=number, pull_url=url, pushed_commit=outcome.commit)
     ensure_comment(gh, handle, report.pr_opened_comment(job.id, url, outcome, draft))
-    _consume_label(gh, handle, ctx)
+    consume_label(gh, handle)
     clone.remove()
     return JobResult(
         JobState.DONE,
@@ -217,7 +217,7 @@ def _usable(outcome: RunOutcome | None, clone: RepoClone) -> bool:
     return False
 
 
-def _consume_label(gh: GitHubClient, handle: JobHandle, ctx: BotContext) -> None:
+def consume_label(gh: GitHubClient, handle: JobHandle) -> None:
     """Take the trigger label off, so adding it again starts a new job."""
     trig = handle.job.trigger
     if trig.via != "label" or not trig.label or handle.progress.get("label_removed"):

@@ -27,7 +27,7 @@ from bot.github import GitHubError
 from bot.learning import run_pull_closed
 from bot.queue import Job, JobState, LeaseLost, worker_identity
 from bot.remote import RemoteError
-from bot.solve import ensure_comment, job_clone_dir, run_solve
+from bot.solve import consume_label, ensure_comment, job_clone_dir, run_solve
 from bot.triggers import TriggerKind
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ class Worker:
             ensure_comment(
                 gh, handle, report.failure_comment(job.id, error, self.ctx.settings.command)
             )
+            consume_label(gh, handle)
         except LeaseLost:
             raise
         except Exception as exc:

@@ -244,6 +244,7 @@ def test_runner_failure_is_reported_on_the_issue_without_secrets(github, make_ct
     assert "could not finish" in comment["body"]
     assert github.token not in comment["body"] and "***" in comment["body"]
     assert str(ctx.home.root) not in comment["body"]
+    assert "engram" not in github.repos[REPO].issues[number].labels  # re-label to retry
 
 
 def test_probe_readings_reach_the_pr_body(github, make_ctx):
