@@ -93,9 +93,11 @@ def run_action(
     log.info("delivery %s: %s %s", event.delivery_id, accepted.status, accepted.reason)
     if trigger is None and accepted.status == "ignored":
         return ActionReport(delivery_id=event.delivery_id, status="ignored", reason=reason)
-    # Drain everything ready, not only this job: with a persistent ENGRAM_HOME (a
-    # self-hosted runner), a job left behind by a cancelled workflow finishes here.
-    worker = Worker(ctx)
+    # Drain everything ready for this repository, not only this job: with a persistent
+    # ENGRAM_HOME (a self-hosted runner), a job left behind by a cancelled workflow
+    # finishes here. Other repositories' jobs wait for their own workflows: this job's
+    # token is good for this repository only.
+    worker = Worker(ctx, repo=event.repository)
     jobs = worker.drain(wait_for_retries=True, deadline_s=deadline_s)
     mine = [ctx.queue.get(accepted.job_id)] if accepted.job_id else []
     seen = {j.id for j in jobs}

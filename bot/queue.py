@@ -253,15 +253,17 @@ class JobQueue:
 
     # ------------------------------------------------------------------ workers
 
-    def claim(self, owner: str, lease_s: float) -> Job | None:
-        """Take the oldest ready job (queued, or running with an expired lease)."""
+    def claim(self, owner: str, lease_s: float, repo: str | None = None) -> Job | None:
+        """Take the oldest ready job (queued, or running with an expired lease), of `repo`
+        only when given (an Actions job's token is good for its own repository only)."""
         now = time.time()
         with self._tx() as db:
             self._requeue_dead_local(db, now)
             row = db.execute(
-                "SELECT id FROM jobs WHERE (state = 'queued' AND not_before <= ?) "
-                "OR (state = 'running' AND lease_until < ?) ORDER BY id LIMIT 1",
-                (now, now),
+                "SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= ?) "
+                "OR (state = 'running' AND lease_until < ?)) AND (? IS NULL OR repo = ?) "
+                "ORDER BY id LIMIT 1",
+                (now, now, repo, repo),
             ).fetchone()
             if row is None:
                 return None

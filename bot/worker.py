@@ -54,6 +54,7 @@ class Worker:
         lease_s: float = 120.0,
         poll_s: float = 1.0,
         backoff_base_s: float = BACKOFF_BASE_S,
+        repo: str | None = None,
     ):
         self.ctx = ctx
         self.queue = ctx.queue
@@ -61,12 +62,13 @@ class Worker:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.backoff_base_s = backoff_base_s
+        self.repo = repo  # only this repository's jobs (None: all)
 
     # ------------------------------------------------------------------ loops
 
     def run_once(self) -> Job | None:
         """Claim and process one ready job; None when there was none."""
-        job = self.queue.claim(self.owner, self.lease_s)
+        job = self.queue.claim(self.owner, self.lease_s, repo=self.repo)
         if job is None:
             return None
         self.process(job)
@@ -82,7 +84,7 @@ class Worker:
             if job is not None:
                 done.append(job)
                 continue
-            waiting = [j for j in self.queue.jobs(JobState.QUEUED)]
+            waiting = [j for j in self.queue.jobs(JobState.QUEUED) if self.repo in (None, j.repo)]
             if not (wait_for_retries and waiting):
                 return done
             pause = max(0.0, min(j.not_before for j in waiting) - time.time())

@@ -161,3 +161,16 @@ def test_accepted_job_survives_sigkill_right_after_acknowledgement(tmp_path):
     assert proc.stdout.strip() == "queued"
     reopened = JobQueue(path)
     assert reopened.counts()["queued"] == 1 and reopened.counts()["deliveries"] == 1
+
+
+def test_claim_can_be_limited_to_one_repository(queue):
+    queue.accept(
+        "d1",
+        "issues",
+        Trigger(kind="solve", repo="other/repo", number=1, via="label", requested_by="m"),
+    )
+    queue.accept("d2", "issues", trig(2))
+    job = queue.claim("w", 60, repo="acme/widgets")
+    assert job.repo == "acme/widgets"
+    assert queue.claim("w", 60, repo="acme/widgets") is None
+    assert queue.claim("w", 60).repo == "other/repo"
