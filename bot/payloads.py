@@ -37,10 +37,6 @@ class Repository(GitHubObject):
     private: bool = False
     fork: bool = False
 
-    @property
-    def owner_login(self) -> str:
-        return self.full_name.split("/", 1)[0]
-
 
 class Issue(GitHubObject):
     number: int

@@ -36,7 +36,7 @@ def _pull(github) -> int:
     # A branch to open a PR from: pushed straight into the bare repository.
     github.push_human_commit(REPO, "main", "NOTES.md", "notes\n")
     state = github.repos[REPO]
-    from tests.bot.fake_github.server import git
+    from tests.bot.fake_github.state import git
 
     git(["branch", "engram/issue-1-abcdef", "main"], cwd=state.bare)
     return _post(

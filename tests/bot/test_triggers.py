@@ -120,7 +120,7 @@ def test_edited_comment_is_ignored(github, issue):
 
 
 def _pull_payload(github, issue, ref: str = "engram/issue-1-abcdef") -> dict:
-    from tests.bot.fake_github.server import PullState, git
+    from tests.bot.fake_github.state import PullState, git
 
     state = github.repos[REPO]
     git(["branch", ref, "main"], cwd=state.bare)
