@@ -25,6 +25,7 @@ Not guaranteed: that tests ran (`verification` may be None), or that probes ran.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -110,12 +111,8 @@ class RunnerUnavailable(RuntimeError):
 DEFAULT_RUNNER = "agent.run:bot_runner"
 
 
-def load_runner(spec: str, config: Any) -> AgentRunner:
-    """Build a runner from `module:factory`; the factory takes the merged EngramConfig.
-
-    The bot never imports the agent at module level: `engram bot serve` must not load
-    LangGraph or torch, and workers load it once, here.
-    """
+def resolve_runner_factory(spec: str) -> Callable[[Any], Any]:
+    """Import `module:factory` (not call it): cheap, so workers check it at start-up."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise RunnerUnavailable(f"runner '{spec}' is not of the form module:factory")
@@ -127,7 +124,18 @@ def load_runner(spec: str, config: Any) -> AgentRunner:
             f"cannot load the agent runner '{spec}': {exc}. Check that engram is fully "
             "installed (`make install`), or pass --runner module:factory."
         ) from exc
-    runner = factory(config)
+    if not callable(factory):
+        raise RunnerUnavailable(f"runner '{spec}' is not callable")
+    return factory
+
+
+def load_runner(spec: str, config: Any) -> AgentRunner:
+    """Build a runner from `module:factory`; the factory takes the merged EngramConfig.
+
+    The bot never imports the agent at module level: `engram bot serve` must not load
+    LangGraph or torch, and workers build the runner once, on the first job needing it.
+    """
+    runner = resolve_runner_factory(spec)(config)
     if not isinstance(runner, AgentRunner):
         raise RunnerUnavailable(f"'{spec}' returned {type(runner).__name__}, not an AgentRunner")
     return runner

@@ -20,7 +20,7 @@ def _context(api_url: str | None, runner: str | None):
     from bot.credentials import load_credentials
     from bot.queue import JobQueue
     from bot.redact import Redactor, install_log_redaction
-    from bot.runner import DEFAULT_RUNNER, load_runner
+    from bot.runner import DEFAULT_RUNNER, load_runner, resolve_runner_factory
     from bot.verdict import resolve_learn_hook
 
     redactor = Redactor()
@@ -31,6 +31,7 @@ def _context(api_url: str | None, runner: str | None):
     url = api_url or cfg.bot.api_url
     credentials = load_credentials(url, redactor)
     spec = runner or DEFAULT_RUNNER
+    resolve_runner_factory(spec)  # fail at start-up, not on the first issue
     return BotContext(
         settings=cfg.bot,
         home=home,
