@@ -166,3 +166,16 @@ def test_status_lists_jobs(github, isolated_home, tmp_path, script):
     ).stdout
     data = json.loads(out)
     assert data["counts"]["done"] == 1 and data["jobs"][0]["result"]["pull_number"]
+
+
+def test_worker_without_an_agent_runner_fails_at_start_up(isolated_home):
+    env = _base_env(isolated_home) | {"ENGRAM_GITHUB_TOKEN": "ghp_dummy_value_123"}
+    result = subprocess.run(
+        [ENGRAM, "bot", "worker", "--once", "--runner", "no.such.module:factory"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot load the agent runner" in result.stderr
