@@ -40,7 +40,9 @@ def median_of(n: int, fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-cold", action="store_true", help="skip the cold set-up")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
@@ -53,15 +55,39 @@ def main() -> None:
             cold_env = {**env, "ENGRAM_HOME": str(work / "home"), "PIP_NO_CACHE_DIR": "1",
                         "ENGRAM_SANDBOX__IMAGE": "engram/sandbox-base:measure-cold"}  # fmt: skip
             cold_env.pop("ENGRAM_MODELS", None)
-            subprocess.run(["docker", "rmi", "-f", "engram/sandbox-base:measure-cold"], capture_output=True)
-            rows.append(("cold `make setup` (venv, deps, image, model)", f"{timed(['make', 'setup'], clone, cold_env):.0f} s"))
-            rows.append(("warm `make setup` (nothing to do)", f"{median_of(3, lambda: timed(['make', 'setup'], clone, cold_env)):.1f} s"))
-            subprocess.run(["docker", "rmi", "-f", "engram/sandbox-base:measure-cold"], capture_output=True)
+            subprocess.run(
+                ["docker", "rmi", "-f", "engram/sandbox-base:measure-cold"], capture_output=True
+            )
+            rows.append(
+                (
+                    "cold `make setup` (venv, deps, image, model)",
+                    f"{timed(['make', 'setup'], clone, cold_env):.0f} s",
+                )
+            )
+            rows.append(
+                (
+                    "warm `make setup` (nothing to do)",
+                    f"{median_of(3, lambda: timed(['make', 'setup'], clone, cold_env)):.1f} s",
+                )
+            )
+            subprocess.run(
+                ["docker", "rmi", "-f", "engram/sandbox-base:measure-cold"], capture_output=True
+            )
         else:
             timed(["make", "install"], clone, env)
-            rows.append(("warm `make setup` (nothing to do)", f"{median_of(3, lambda: timed(['make', 'setup'], clone, env)):.1f} s"))
+            rows.append(
+                (
+                    "warm `make setup` (nothing to do)",
+                    f"{median_of(3, lambda: timed(['make', 'setup'], clone, env)):.1f} s",
+                )
+            )
         engram = str(clone / ".venv/bin/engram")
-        rows.append(("`engram --help`", f"{median_of(10, lambda: timed([engram, '--help'], clone, env)):.2f} s"))
+        rows.append(
+            (
+                "`engram --help`",
+                f"{median_of(10, lambda: timed([engram, '--help'], clone, env)):.2f} s",
+            )
+        )
         load = (
             "import time;from pathlib import Path;from agent.home import Home;"
             "from agent.models.loader import resolve_model, load_causal_lm;"
@@ -71,10 +97,17 @@ def main() -> None:
         py = str(clone / ".venv/bin/python")
 
         def load_once() -> float:
-            out = subprocess.run([py, "-c", load], cwd=clone, env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [py, "-c", load], cwd=clone, env=env, capture_output=True, text=True, check=True
+            )
             return float(out.stdout.strip().splitlines()[-1])
 
-        rows.append(("model load from the converted folder (tokenizer + weights, bf16)", f"{median_of(5, load_once):.2f} s"))
+        rows.append(
+            (
+                "model load from the converted folder (tokenizer + weights, bf16)",
+                f"{median_of(5, load_once):.2f} s",
+            )
+        )
         start = (
             "import time,docker;c=docker.from_env();t=time.perf_counter();"
             "x=c.containers.run('engram/sandbox-base:1',['sleep','60'],detach=True,network_mode='none',"
@@ -82,10 +115,17 @@ def main() -> None:
         )
 
         def start_once() -> float:
-            out = subprocess.run([py, "-c", start], cwd=clone, env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [py, "-c", start], cwd=clone, env=env, capture_output=True, text=True, check=True
+            )
             return float(out.stdout.strip())
 
-        rows.append(("sandbox container start (`docker run -d`, limits on)", f"{median_of(10, start_once):.2f} s"))
+        rows.append(
+            (
+                "sandbox container start (`docker run -d`, limits on)",
+                f"{median_of(10, start_once):.2f} s",
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("| what | median |\n|---|---|")

@@ -48,7 +48,11 @@ class ProgressPrinter:
         if event.kind == "executed" and step is not None:
             obs = step.observation
             ok = obs is not None and obs.ok
-            mark = "[green]ok[/]" if ok else f"[yellow]{(obs.error_kind if obs else None) or 'failed'}[/]"
+            mark = (
+                "[green]ok[/]"
+                if ok
+                else f"[yellow]{(obs.error_kind if obs else None) or 'failed'}[/]"
+            )
             t = step.timings
             c.print(f" step {step.index:>2}  {_action_text(step)}  {mark}  "
                     f"[dim]model {t.model_s:.1f}s tools {t.tools_s:.1f}s[/]  {_reading_text(step)}")  # fmt: skip
@@ -58,12 +62,18 @@ class ProgressPrinter:
                 for line in shown:
                     c.print(f"         [dim]↳ {_short(line, 100)}[/]")
         elif event.kind == "resampled" and step is not None:
-            c.print(f" step {step.index:>2}  [magenta]resampled[/] {_action_text(step)}  [dim]{event.text}[/]")
+            c.print(
+                f" step {step.index:>2}  [magenta]resampled[/] {_action_text(step)}  [dim]{event.text}[/]"
+            )
         elif event.kind == "rolled_back":
-            c.print(f"          [magenta]rolled back {event.data.get('undone', 0)} step(s)[/]  [dim]{event.text}[/]")
+            c.print(
+                f"          [magenta]rolled back {event.data.get('undone', 0)} step(s)[/]  [dim]{event.text}[/]"
+            )
         elif event.kind == "verified":
             passed = event.data.get("passed")
-            c.print(f" verify   {'[green]passed[/]' if passed else '[red]failed[/]'}  [dim]{event.text}[/]")
+            c.print(
+                f" verify   {'[green]passed[/]' if passed else '[red]failed[/]'}  [dim]{event.text}[/]"
+            )
         elif event.kind == "note":
             c.print(f" [yellow]note:[/] {event.text}")
 
@@ -73,13 +83,19 @@ def summary(console, trajectory: Trajectory, run_dir) -> None:
     kept = len(trajectory.kept_steps)
     dropped = len(trajectory.steps) - kept
     console.print()
-    console.print(f"[bold]run {trajectory.run_id}[/]: {trajectory.exit_status} — {trajectory.exit_reason}")
+    console.print(
+        f"[bold]run {trajectory.run_id}[/]: {trajectory.exit_status} — {trajectory.exit_reason}"
+    )
     console.print(f"  steps {kept} kept, {dropped} dropped; tokens {trajectory.usage.total}")
     if v is not None:
         state = "[green]passed[/]" if v.passed else "[red]failed[/]"
         console.print(f"  tests {state}: {v.summary}")
     if trajectory.branch and trajectory.final_diff:
-        console.print(f"  branch [bold]{trajectory.branch}[/] in your repository; patch {run_dir / 'patch.diff'}")
-        console.print(f"  bring it into your checkout: [bold]engram runs apply {trajectory.run_id}[/]")
+        console.print(
+            f"  branch [bold]{trajectory.branch}[/] in your repository; patch {run_dir / 'patch.diff'}"
+        )
+        console.print(
+            f"  bring it into your checkout: [bold]engram runs apply {trajectory.run_id}[/]"
+        )
     elif not trajectory.final_diff:
         console.print("  no changes were made")

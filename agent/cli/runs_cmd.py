@@ -32,13 +32,19 @@ def list_runs(limit: int = typer.Option(20, help="newest N runs")) -> None:
             table.add_row(run_id, "?", f"[red]unreadable: {exc}[/]", "", "", "")
             continue
         status = str(t.exit_status) if t.exit_status else "[yellow]unfinished[/]"
-        tests = "-" if t.verification is None else ("[green]pass[/]" if t.verification.passed else "[red]fail[/]")
+        tests = (
+            "-"
+            if t.verification is None
+            else ("[green]pass[/]" if t.verification.passed else "[red]fail[/]")
+        )
         table.add_row(run_id, t.task.id, status, tests, str(len(t.kept_steps)), t.branch or "")
     console().print(table)
 
 
 @app.command("show")
-def show(run_id: str, full: bool = typer.Option(False, "--full", help="whole observations")) -> None:
+def show(
+    run_id: str, full: bool = typer.Option(False, "--full", help="whole observations")
+) -> None:
     """A run step by step: actions, outcomes, probe readings, resamples and rollbacks."""
     from agent.cli.common import console
     from agent.cli.progress import ProgressPrinter, summary
