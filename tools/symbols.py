@@ -1,0 +1,427 @@
+"""What one source file defines and uses, extracted with tree-sitter (Python).
+
+`parse_python(text)` is a pure function of the file's bytes: it never looks at other
+files, so its result can be cached by content hash. Everything that depends on the
+rest of the repository (the file's dotted module name, where a relative import
+points) is worked out later by the index.
+
+Parsing is not executing: nothing here imports or runs the code it reads, so it is
+safe on any workspace. tree-sitter is imported lazily (convention: `engram --help`
+stays instant).
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from tree_sitter import Node, Parser
+
+# Bumped whenever extraction changes, so cached entries made by an older parser are
+# re-parsed instead of trusted.
+PARSER_VERSION = 1
+
+DefKind = Literal["class", "function", "method", "variable", "attribute"]
+
+# Identifiers that say nothing about which other file a file depends on.
+_NOISE = frozenset(dir(builtins)) | {"self", "cls", "_", "__name__", "__file__", "__all__"}
+_PARAM_PARENTS = frozenset(
+    {"parameters", "lambda_parameters", "typed_parameter", "default_parameter",
+     "typed_default_parameter", "list_splat_pattern", "dictionary_splat_pattern"}
+)  # fmt: skip
+_COMPOUND = frozenset(
+    {"if_statement", "try_statement", "with_statement", "elif_clause", "else_clause",
+     "except_clause", "except_group_clause", "finally_clause"}
+)  # fmt: skip
+_MAX_SIGNATURE = 160
+_MAX_VALUE = 48
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Definition(_Model):
+    """A name a file defines. `name` is qualified within its module: `Money.parse`."""
+
+    name: str
+    kind: DefKind
+    line: int = Field(description="1-based first line (the decorator line for decorated defs)")
+    end_line: int
+    signature: str = Field(default="", description="header without the body, one line")
+    bases: list[str] = Field(default_factory=list, description="classes: base expressions")
+    decorators: list[str] = Field(default_factory=list)
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def parent(self) -> str | None:
+        return self.name.rsplit(".", 1)[0] if "." in self.name else None
+
+
+class ImportRef(_Model):
+    """One imported name. `module` is as written (relative imports keep `level` > 0)."""
+
+    module: str = Field(description="dotted module as written, without leading dots")
+    level: int = Field(default=0, description="number of leading dots (relative import)")
+    name: str | None = Field(default=None, description="`from m import name`; None for `import m`")
+    alias: str | None = Field(default=None, description="the name bound, when not the default")
+    line: int
+
+    @property
+    def bound(self) -> str:
+        """The name this import binds in the importing module."""
+        if self.alias:
+            return self.alias
+        if self.name is not None:
+            return self.name
+        return self.module.split(".", 1)[0]
+
+
+class FileSymbols(_Model):
+    """The parse of one file's content (a pure function of its bytes)."""
+
+    definitions: list[Definition] = Field(default_factory=list)
+    imports: list[ImportRef] = Field(default_factory=list)
+    references: dict[str, int] = Field(
+        default_factory=dict, description="identifier → uses (not definitions, not parameters)"
+    )
+    words: list[str] = Field(
+        default_factory=list,
+        description="other identifier-like words: parameters, keyword arguments, and words "
+        "in string literals (config keys, option names); grounding's vocabulary",
+    )
+    syntax_error: bool = False
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Parser, Any, Any]:
+    import tree_sitter as ts
+    import tree_sitter_python as tsp
+
+    language = ts.Language(tsp.language())
+    idents = ts.Query(language, "(identifier) @id (string_content) @str")
+    self_attrs = ts.Query(
+        language,
+        "(assignment left: (attribute object: (identifier) @obj attribute: (identifier) @attr))",
+    )
+    return ts.Parser(language), idents, self_attrs
+
+
+def parse_python(source: bytes) -> FileSymbols:
+    """Definitions, imports and references of one Python file. Never raises on bad code:
+    tree-sitter recovers from syntax errors and `syntax_error` says so."""
+    import tree_sitter as ts
+
+    parser, idents, self_attrs = _parser()
+    tree = parser.parse(source)
+    root = tree.root_node
+    out = _Extractor(source)
+    out.scan_block(root, prefix="", in_class=False)
+    out.scan_imports(root)
+    out.scan_self_attributes(ts.QueryCursor(self_attrs).matches(root))
+    captures = ts.QueryCursor(idents).captures(root)
+    refs = out.references(captures.get("id", []))
+    out.string_words(captures.get("str", []))
+    return FileSymbols(
+        definitions=out.definitions,
+        imports=out.imports,
+        references=refs,
+        words=sorted(out.words - set(refs)),
+        syntax_error=root.has_error,
+    )
+
+
+class _Extractor:
+    def __init__(self, source: bytes):
+        self.src = source
+        self.definitions: list[Definition] = []
+        self.imports: list[ImportRef] = []
+        self._seen: set[str] = set()
+        self._def_name_ids: set[int] = set()  # start bytes of identifiers that name a def
+        self.words: set[str] = set()
+
+    def text(self, node: Node | None) -> str:
+        if node is None:
+            return ""
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def add(self, definition: Definition) -> None:
+        # First binding wins (e.g. `try: def f… except: def f…`): its line is where a
+        # reader looks first.
+        if definition.name not in self._seen:
+            self._seen.add(definition.name)
+            self.definitions.append(definition)
+
+    # ------------------------------------------------------------------ definitions
+
+    def scan_block(self, block: Node, prefix: str, in_class: bool) -> None:
+        """Module or class body: definitions bound in that scope, including those under
+        `if`/`try`/`with` (conditional definitions are still definitions)."""
+        for node in block.named_children:
+            self.scan_statement(node, prefix, in_class, decorators=[], start=None)
+
+    def scan_statement(
+        self, node: Node, prefix: str, in_class: bool, decorators: list[str], start: int | None
+    ) -> None:
+        kind = node.type
+        if kind == "decorated_definition":
+            decos = [
+                _decorator_name(self.text(d)) for d in node.named_children if d.type == "decorator"
+            ]
+            inner = node.child_by_field_name("definition")
+            if inner is not None:
+                self.scan_statement(inner, prefix, in_class, decos, node.start_point[0] + 1)
+        elif kind == "function_definition":
+            self.add_function(node, prefix, in_class, decorators, start)
+        elif kind == "class_definition":
+            self.add_class(node, prefix, decorators, start)
+        elif kind == "expression_statement":
+            for child in node.named_children:
+                if child.type == "assignment":
+                    self.add_assignment(child, prefix, in_class)
+        elif kind == "type_alias_statement":
+            left = node.child_by_field_name("left")
+            for ident in _identifiers(left):
+                self.add_variable(prefix + self.text(ident), node, in_class, ident)
+        elif kind == "block":
+            self.scan_block(node, prefix, in_class)
+        elif kind in _COMPOUND:
+            # Conditional definitions (`if TYPE_CHECKING:`, `try: … except ImportError:`)
+            # are still definitions of this scope.
+            for child in node.named_children:
+                if child.type == "block" or child.type in _COMPOUND:
+                    self.scan_statement(child, prefix, in_class, [], None)
+
+    def add_function(
+        self, node: Node, prefix: str, in_class: bool, decorators: list[str], start: int | None
+    ) -> None:
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None:
+            return
+        self._def_name_ids.add(name_node.start_byte)
+        header_end = body.start_byte if body is not None else node.end_byte
+        self.add(
+            Definition(
+                name=prefix + self.text(name_node),
+                kind="method" if in_class else "function",
+                line=start or node.start_point[0] + 1,
+                end_line=node.end_point[0] + 1,
+                signature=_one_line(self.src[node.start_byte : header_end], header=True),
+                decorators=decorators,
+            )
+        )
+
+    def add_class(self, node: Node, prefix: str, decorators: list[str], start: int | None) -> None:
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None:
+            return
+        self._def_name_ids.add(name_node.start_byte)
+        supers = node.child_by_field_name("superclasses")
+        bases = [
+            self.text(arg)
+            for arg in (supers.named_children if supers is not None else [])
+            if arg.type not in ("keyword_argument", "comment")
+        ]
+        name = prefix + self.text(name_node)
+        header_end = body.start_byte if body is not None else node.end_byte
+        self.add(
+            Definition(
+                name=name,
+                kind="class",
+                line=start or node.start_point[0] + 1,
+                end_line=node.end_point[0] + 1,
+                signature=_one_line(self.src[node.start_byte : header_end], header=True),
+                bases=bases,
+                decorators=decorators,
+            )
+        )
+        if body is not None:
+            self.scan_block(body, prefix=name + ".", in_class=True)
+
+    def add_assignment(self, node: Node, prefix: str, in_class: bool) -> None:
+        # `a = b = 1` nests assignments on the right; `a, b = …` has a pattern on the left.
+        current: Node | None = node
+        while current is not None and current.type == "assignment":
+            for ident in _identifiers(current.child_by_field_name("left")):
+                self.add_variable(prefix + self.text(ident), node, in_class, ident)
+            current = current.child_by_field_name("right")
+
+    def add_variable(self, name: str, stmt: Node, in_class: bool, ident: Node) -> None:
+        self._def_name_ids.add(ident.start_byte)
+        text = _one_line(self.src[stmt.start_byte : stmt.end_byte])
+        if len(text) > _MAX_VALUE:
+            text = text[: _MAX_VALUE - 1].rstrip() + "…"
+        self.add(
+            Definition(
+                name=name,
+                kind="attribute" if in_class else "variable",
+                line=stmt.start_point[0] + 1,
+                end_line=stmt.end_point[0] + 1,
+                signature=text,
+            )
+        )
+
+    def scan_self_attributes(self, matches: list[tuple[int, dict[str, list[Node]]]]) -> None:
+        """`self.x = …` inside a method defines the instance attribute `Class.x`."""
+        for _, capture in matches:
+            obj, attr = capture["obj"][0], capture["attr"][0]
+            func = _enclosing(obj, "function_definition")
+            if func is None:
+                continue
+            params = func.child_by_field_name("parameters")
+            first = (
+                params.named_children[0] if params is not None and params.named_children else None
+            )
+            if first is None or first.type != "identifier" or self.text(first) != self.text(obj):
+                continue
+            owner = self._class_path(func)
+            if owner is None:
+                continue
+            stmt = attr.parent.parent if attr.parent is not None else None
+            if stmt is not None:
+                self.add_variable(f"{owner}.{self.text(attr)}", stmt, True, attr)
+
+    def _class_path(self, func: Node) -> str | None:
+        """`A.B` for a method of class B nested in class A; None unless `func` is a method."""
+        parent = func.parent
+        if parent is not None and parent.type == "decorated_definition":
+            parent = parent.parent
+        if parent is None or parent.type != "block":
+            return None
+        cls = parent.parent
+        if cls is None or cls.type != "class_definition":
+            return None
+        names = []
+        node: Node | None = cls
+        while node is not None:
+            if node.type == "class_definition":
+                names.append(self.text(node.child_by_field_name("name")))
+            elif node.type == "function_definition":
+                return None  # a class local to a function is not addressable
+            node = node.parent
+        return ".".join(reversed(names))
+
+    # ------------------------------------------------------------------ imports
+
+    def scan_imports(self, root: Node) -> None:
+        # Imports inside functions count too: they are still this file's dependencies.
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.type == "import_statement":
+                self.add_import(node)
+            elif node.type == "import_from_statement":
+                self.add_from_import(node)
+            elif node.child_count:
+                stack.extend(node.named_children)
+        self.imports.sort(key=lambda i: i.line)
+
+    def add_import(self, node: Node) -> None:
+        for child in node.children_by_field_name("name"):
+            if child.type == "aliased_import":
+                module = self.text(child.child_by_field_name("name"))
+                alias = self.text(child.child_by_field_name("alias")) or None
+            else:
+                module, alias = self.text(child), None
+            if module:
+                self.imports.append(ImportRef(module=module, alias=alias, line=_line(node)))
+
+    def add_from_import(self, node: Node) -> None:
+        target = node.child_by_field_name("module_name")
+        level, module = 0, self.text(target)
+        if target is not None and target.type == "relative_import":
+            prefix = next((c for c in target.children if c.type == "import_prefix"), None)
+            level = self.text(prefix).count(".")
+            dotted = next((c for c in target.children if c.type == "dotted_name"), None)
+            module = self.text(dotted)
+        names = node.children_by_field_name("name")
+        if any(c.type == "wildcard_import" for c in node.children):
+            self.imports.append(ImportRef(module=module, level=level, name="*", line=_line(node)))
+        for child in names:
+            if child.type == "aliased_import":
+                name = self.text(child.child_by_field_name("name"))
+                alias = self.text(child.child_by_field_name("alias")) or None
+            else:
+                name, alias = self.text(child), None
+            if name:
+                self.imports.append(
+                    ImportRef(module=module, level=level, name=name, alias=alias, line=_line(node))
+                )
+
+    # ------------------------------------------------------------------ references
+
+    def references(self, nodes: list[Node]) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for node in nodes:
+            if node.start_byte in self._def_name_ids:
+                continue
+            parent = node.parent
+            if parent is not None:
+                ptype = parent.type
+                if ptype in _PARAM_PARENTS or (
+                    ptype == "keyword_argument" and parent.child_by_field_name("name") == node
+                ):
+                    self.words.add(self.text(node))
+                    continue
+            name = self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            if len(name) > 1 and name not in _NOISE:
+                counts[name] += 1
+        return dict(counts)
+
+    def string_words(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            if node.end_byte - node.start_byte <= 200:  # long strings are prose or data
+                self.words.update(_WORD.findall(self.text(node)))
+
+
+def _line(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+def _identifiers(node: Node | None) -> list[Node]:
+    """Plain names bound by an assignment target (`a`, `a, b`, `(a, [b])`); attribute
+    and subscript targets bind nothing new at this scope."""
+    if node is None:
+        return []
+    if node.type == "identifier":
+        return [node]
+    if node.type in ("pattern_list", "tuple_pattern", "list_pattern", "type"):
+        return [i for child in node.named_children for i in _identifiers(child)]
+    return []
+
+
+def _enclosing(node: Node, kind: str) -> Node | None:
+    current = node.parent
+    while current is not None and current.type != kind:
+        current = current.parent
+    return current
+
+
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+def _one_line(raw: bytes, header: bool = False) -> str:
+    text = _WS.sub(" ", raw.decode("utf-8", "replace")).strip()
+    if header:  # a def/class header split over lines: drop the colon and the layout
+        text = text.removesuffix(":").rstrip()
+        text = text.replace("( ", "(").replace(", )", ")").replace(",)", ")").replace(" )", ")")
+    if len(text) > _MAX_SIGNATURE:
+        text = text[: _MAX_SIGNATURE - 1].rstrip() + "…"
+    return text
+
+
+def _decorator_name(text: str) -> str:
+    """`@functools.lru_cache(maxsize=1)` → `functools.lru_cache`."""
+    return text.lstrip("@").split("(", 1)[0].strip()
