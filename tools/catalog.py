@@ -142,6 +142,7 @@ class Catalog:
                 )
             defs[rel] = table
             vocabulary.update(parse.references)
+            vocabulary.update(parse.attributes)
             vocabulary.update(parse.words)
             vocabulary.update(d.short for d in parse.definitions)
 

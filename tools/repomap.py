@@ -35,16 +35,23 @@ DAMPING = 0.85
 # (unless it is one of the identifiers in play).
 MAX_DEFINERS = 12
 FOCUS_NAME_BOOST = 10.0
+AMBIGUOUS_ATTRIBUTE_FACTOR = 0.1
+REVERSE_FACTOR = 0.3
+# `x.get`, `x.split`, `x.items`: names the builtin types already have say little about
+# which repository class `x` is.
+BUILTIN_TYPE_ATTRIBUTES = frozenset(
+    name for t in (str, bytes, list, dict, set, tuple, int, float, object) for name in dir(t)
+)
 PRIVATE_NAME_FACTOR = 0.1
 _RENDERED_KINDS = frozenset({"class", "function", "method", "variable", "attribute"})
 _SHOWN_DECORATORS = frozenset({"property", "classmethod", "staticmethod", "abstractmethod"})
 
 
 def estimate_tokens(text: str) -> int:
-    """A cheap stand-in for a tokenizer: about 3.3 characters per token, measured on
-    rendered maps with the embedded model's tokenizer (docs/repomap.md). Errs high so
-    a map sized by it fits the real budget."""
-    return math.ceil(len(text) / 3.3)
+    """A cheap stand-in for a tokenizer. Rendered maps measured 2.9–3.3 characters per
+    token with the embedded model's tokenizer (docs/repomap.md); dividing by 2.7 errs
+    high, so a map sized by the estimate fits the real budget."""
+    return math.ceil(len(text) / 2.7)
 
 
 @dataclass(frozen=True)
@@ -130,52 +137,67 @@ class RepoMap:
         resolver = Resolver(index)
         files = sorted(index.entries)
         position = {f: i for i, f in enumerate(files)}
-        definers: dict[str, set[str]] = defaultdict(set)
+        all_definers: dict[str, set[str]] = defaultdict(set)
         for path in files:
             for d in index.definitions(path):
+                short = d.name.rsplit(".", 1)[-1]
                 if d.kind == "attribute" and d.signature.startswith("self."):
                     continue  # instance attributes: too many, too generic to link files
-                definers[d.short].add(path)
+                all_definers[short].add(path)
         edges: dict[tuple[int, int], float] = defaultdict(float)
         name_edges: dict[tuple[int, int, str], float] = defaultdict(float)
 
         def link(source: int, target: str, name: str | None, weight: float) -> None:
-            if target not in position or position[target] == source:
+            if position.get(target, source) == source:
                 return
             edges[(source, position[target])] += weight
             if name is not None:
                 name_edges[(source, position[target], name)] += weight
+
+        def spread(source: int, name: str, weight: float, where: set[str] | None) -> None:
+            # An unresolved use: any definer may be meant, so each gets a share; a name
+            # defined in many places is no evidence at all.
+            if not where or len(where) > MAX_DEFINERS:
+                return
+            for target in where:
+                link(source, target, name, weight / len(where))
 
         for path in files:
             source = position[path]
             parse = index.entries[path].symbols
             own = {d.name for d in parse.definitions}
             bound = _import_bindings(index, resolver, path)
+            stars = [index.absolute_import(path, ref) for ref in parse.imports if ref.name == "*"]
             for module_file in {t for t, _ in bound.values() if t is not None}:
                 link(source, module_file, None, 1.0)  # importing a module is a dependency
             for name, count in parse.references.items():
                 if name.startswith("__"):
                     continue
-                weight = math.sqrt(count)
-                if name.startswith("_"):
-                    weight *= PRIVATE_NAME_FACTOR
+                weight = _use_weight(name, count)
                 if name in bound:
                     # Imported by name: the import says exactly which file is meant, or
                     # that the name comes from outside the repository.
                     target, defined = bound[name]
                     if target is not None and defined is not None:
                         link(source, target, defined, weight)
+                elif name not in own and stars:
+                    # Otherwise a bare name that is neither imported nor defined here is a
+                    # local or a builtin: it cannot be another file's definition.
+                    for module in stars:
+                        found = resolver.in_module(module, [name], 0)
+                        if found.status == "found" and found.symbol is not None:
+                            link(source, found.symbol.path, name, weight)
+                            break
+            for name, count in parse.attributes.items():
+                if name.startswith("__"):
                     continue
-                if name in own:
-                    continue  # the file's own binding shadows everyone else's
-                where = definers.get(name)
-                if not where or len(where) > MAX_DEFINERS:
-                    continue
-                for target in where:  # attribute access and the like: any definer may be meant
-                    link(source, target, name, weight / len(where))
+                weight = _use_weight(name, count)
+                if name in BUILTIN_TYPE_ATTRIBUTES:
+                    weight *= AMBIGUOUS_ATTRIBUTE_FACTOR  # `x.split()` is most likely a str
+                spread(source, name, weight, all_definers.get(name))
         return _Graph(
             files, position, dict(edges), dict(name_edges),
-            {k: sorted(v) for k, v in definers.items()},
+            {k: sorted(v) for k, v in all_definers.items()},
         )  # fmt: skip
 
     # ------------------------------------------------------------------ ranking
@@ -195,9 +217,17 @@ class RepoMap:
         for (s, t, name), w in graph.name_edges.items():
             if name in boost:
                 weights[(s, t)] += w * (boost[name] - 1)
-        src = np.fromiter((k[0] for k in weights), dtype=np.int64, count=len(weights))
-        dst = np.fromiter((k[1] for k in weights), dtype=np.int64, count=len(weights))
-        val = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        forward_out = np.zeros(n)
+        for (s, _), w in weights.items():
+            forward_out[s] += w
+        # The walk also steps from a file to the files that use it (at a discount): the
+        # callers and tests of what is in play matter too, not only what it calls.
+        walk = dict(weights)
+        for (s, t), w in weights.items():
+            walk[(t, s)] = walk.get((t, s), 0.0) + REVERSE_FACTOR * w
+        src = np.fromiter((k[0] for k in walk), dtype=np.int64, count=len(walk))
+        dst = np.fromiter((k[1] for k in walk), dtype=np.int64, count=len(walk))
+        val = np.fromiter(walk.values(), dtype=np.float64, count=len(walk))
         out = np.bincount(src, weights=val, minlength=n)
         norm = val / np.where(out[src] > 0, out[src], 1.0)
 
@@ -223,7 +253,7 @@ class RepoMap:
 
         files = {graph.files[i]: float(rank[i]) for i in range(n)}
         in_play = set(focus.files)
-        return Ranking(files, self._rank_definitions(graph, rank, out, boost, in_play))
+        return Ranking(files, self._rank_definitions(graph, rank, forward_out, boost, in_play))
 
     def _rank_definitions(self, graph, rank, out, boost, in_play) -> list[RankedDefinition]:
         flow: dict[tuple[int, str], float] = defaultdict(float)
@@ -325,6 +355,12 @@ def _import_bindings(
     return bound
 
 
+def _use_weight(name: str, count: int) -> float:
+    # sqrt: ten uses of a name are more evidence than one, not ten times as much.
+    weight = math.sqrt(count)
+    return weight * PRIVATE_NAME_FACTOR if name.startswith("_") else weight
+
+
 def _private(name: str) -> bool:
     return any(p.startswith("_") and not p.startswith("__") for p in name.split("."))
 
@@ -374,4 +410,4 @@ def _line(d: Definition) -> str:
     indent = "  " * d.name.count(".")
     marks = [f"@{x}" for x in d.decorators if x in _SHOWN_DECORATORS]
     head = " ".join([*marks, d.signature or d.name])
-    return f"{d.line:>5} {indent}{head}"
+    return f"{indent}{d.line}: {head}"

@@ -138,6 +138,13 @@ def test_references_count_uses_not_definitions_or_parameters():
     assert "timeout" not in refs and "timeout" in parsed.words  # keyword-argument name
 
 
+def test_names_after_a_dot_are_counted_apart_from_bare_names():
+    parsed = parse_python(SOURCE)
+    assert parsed.attributes["compute"] == 1
+    assert parsed.attributes["sides"] == 1  # `self.sides`
+    assert "compute" not in parsed.references
+
+
 def test_syntax_errors_still_yield_definitions():
     parsed = parse_python(
         b"def ok(a):\n    return a\n\ndef broken(:\n    pass\n\nclass Later:\n    pass\n"
