@@ -118,7 +118,7 @@ def _path(raw: str, index: SymbolIndex) -> NameCheck | None:
         return None  # outside the repository: not a claim about it
     if index.has_path(rel) or index.find_paths(rel):
         return None
-    return NameCheck(name=raw, kind="path", exists=False)
+    return NameCheck(name=rel, kind="path", exists=False)  # as the repository spells it
 
 
 def _test_node(path: str, test: str, index: SymbolIndex) -> NameCheck | None:

@@ -25,6 +25,7 @@ passes even when the text puts it in the wrong context it does not spell out.
 from __future__ import annotations
 
 import keyword
+import re
 from typing import TYPE_CHECKING
 
 from tools.mentions import Mention, Mentions, extract
@@ -121,7 +122,9 @@ class Grounder:
             name = ".".join([origin, *parts[1:]])
             parts = name.split(".")
         elif head in ms.defined and not self._repo_head(head):
-            return None  # a variable the text binds: its type is not known here
+            # A variable the text binds: checkable only when its type can be read off
+            # an annotation or the call that made it.
+            return self._typed_variable(m, ms, parts)
         name = ".".join(parts)
         result = self.resolver.dotted(name)
         if result.status == "unknown":
@@ -131,6 +134,51 @@ class Grounder:
         if result.status == "missing" and (parts[-1] in ms.defined or result.missing in ms.defined):
             return None  # the text adds it
         return self._from_resolution(m.name, result, m, parts)
+
+    def _typed_variable(self, m: Mention, ms: Mentions, parts: list[str]) -> NameCheck | None:
+        source = ms.types.get(parts[0])
+        if source is None or len(parts) < 2:
+            return None
+        cls = self._class_of(source, ms)
+        if cls is None:
+            return None
+        path, definition = cls
+        result = self.resolver.member(path, definition, parts[1:], 0)
+        if result.status == "missing" and result.missing not in ms.defined:
+            return NameCheck(name=m.name, kind="method", exists=False)
+        if result.status == "found":
+            return self._from_resolution(m.name, result, m, [definition.name, *parts[1:]])
+        return None
+
+    def _class_of(self, source: str, ms: Mentions):
+        """The repository class an expression evaluates to: `Journal` (a class) or
+        `parse_journal()` (a call to a class, or to a function annotated `-> Journal`)."""
+        called = source.endswith("()")
+        name = source.removesuffix("()")
+        head, *rest = name.split(".")
+        if head in ms.imported:
+            name = ".".join([ms.imported[head], *rest])
+        elif head in ms.defined:
+            return None  # the text defines it: its return type is not in the index
+        result = self.resolver.dotted(name)
+        if result.status != "found" or result.symbol is None or result.external:
+            return None
+        sym = result.symbol
+        definition = self.cat.defs.get(sym.path, {}).get(sym.name)
+        if definition is None:
+            return None
+        if definition.kind == "class":
+            return sym.path, definition
+        if not called or definition.kind not in ("function", "method"):
+            return None
+        returns = re.search(r"->\s*([A-Za-z_][\w.]*)\s*$", definition.signature)
+        if returns is None or sym.module is None:
+            return None
+        typed = self.resolver.in_file(sym.path, sym.module, returns.group(1).split("."), 0)
+        if typed.status == "found" and typed.symbol is not None and typed.symbol.kind == "class":
+            target = typed.symbol
+            return target.path, self.cat.defs[target.path][target.name]
+        return None
 
     def _repo_head(self, head: str) -> bool:
         return head in self.cat.module_files or any(
@@ -230,7 +278,8 @@ class Grounder:
         return self._from_resolution(f"{module}.{m.name}", result, m, [*module.split("."), m.name])
 
     def _located(self, m: Mention, ms: Mentions) -> NameCheck | None:
-        """ "`X` is defined in `Y`": Y must exist and hold X."""
+        """ "`X` is defined in `Y`": Y must exist and define X itself. A module that only
+        imports X does not define it; a package re-exporting X counts (`ledger.Money`)."""
         place, what = m.context, m.name
         if place in ms.defined or what in ms.defined:
             return None
@@ -247,13 +296,23 @@ class Grounder:
             modules.extend(self.module_short.get(place, []))
         if not modules:
             return None  # the place itself is checked as its own mention
-        results = [self.resolver.in_module(mod, what.split("."), 0) for mod in modules]
-        found = next((r for r in results if r.status == "found"), None)
         label = f"{what} in {place}"
-        if found is not None:
-            return self._from_resolution(label, found, m, what.split("."))
+        parts = what.split(".")
+        for module in modules:
+            result = self.resolver.in_module(module, parts, 0)
+            if result.status != "found" or result.symbol is None:
+                continue
+            files = self.cat.module_files.get(module, [])
+            package = any(f.endswith(("__init__.py", "__init__.pyi")) for f in files)
+            if result.symbol.path in files or package:
+                return self._exists(label, result.symbol)
+            return NameCheck(
+                name=label, kind=_KIND_OF_SYMBOL.get(result.symbol.kind, "symbol"),
+                exists=False, resolved_to=result.symbol.location,
+            )  # fmt: skip
+        results = [self.resolver.in_module(mod, parts, 0) for mod in modules]
         if all(r.status == "missing" for r in results):
-            return self._from_resolution(label, results[0], m, what.split("."))
+            return self._from_resolution(label, results[0], m, parts)
         return None
 
     # ------------------------------------------------------------------ results
@@ -294,6 +353,11 @@ def _missing_kind(result: Resolution, m: Mention, parts: list[str]) -> str:
         return "class"
     if m.called or m.shape in ("call", "from_import"):
         return "function"
-    if parent is not None and parent.kind == "module" and m.shape == "dotted" and not m.called:
-        return "symbol"
+    if (
+        parent is not None
+        and parent.kind == "module"
+        and parent.path.endswith(("__init__.py", "__init__.pyi"))
+        and m.shape == "dotted"
+    ):
+        return "module"  # `pkg.utils`: a lowercase name under a package reads as a module
     return "symbol"

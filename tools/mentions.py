@@ -91,6 +91,16 @@ _DOTTED = re.compile(rf"(?<![\w./-])({_IDENT}(?:\.{_IDENT})+)(\(?)")
 _CALL = re.compile(rf"(?<![\w.])({_IDENT})\((?!s\)|es\))")
 _CAMEL = re.compile(r"(?<![\w.])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)(?!\w|\(|\.\w)")
 _SNAKE = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w./(-])")
+# UPPER_CASE with an underscore is a constant's name; a bare upper-case word (`API`,
+# `EUR`, `TODO`) is too often just a word.
+_CONSTANT = re.compile(r"(?<![\w./$-])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![\w./(=-])")
+_ENVIRONMENT = """
+    LC_ALL LC_CTYPE LD_LIBRARY_PATH LD_PRELOAD CUDA_VISIBLE_DEVICES PYTHONDONTWRITEBYTECODE
+    PYTHONUNBUFFERED PIP_INDEX_URL HF_HOME HF_HUB_OFFLINE XDG_CONFIG_HOME XDG_CACHE_HOME
+    GITHUB_TOKEN GITHUB_ACTIONS GITHUB_WORKSPACE GITHUB_OUTPUT HTTP_PROXY HTTPS_PROXY NO_PROXY
+    SSL_CERT_FILE REQUESTS_CA_BUNDLE VIRTUAL_ENV UTF_8 ISO_8601 RFC_3339
+"""
+ENVIRONMENT_NAMES = frozenset(_ENVIRONMENT.split())
 _CLASS_WORD = re.compile(rf"\bclass(?:es)?\s+`?({_IDENT})`?|`?\b([A-Z][A-Za-z0-9_]*)`?\s+class\b")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+")
 _CREATE = re.compile(
@@ -130,6 +140,8 @@ class Mentions:
     items: list[Mention] = field(default_factory=list)
     defined: set[str] = field(default_factory=set)  # names and paths the text defines
     imported: dict[str, str] = field(default_factory=dict)  # bound name → dotted origin
+    # variable → where its type comes from: `Journal` (annotation) or `parse_journal()`
+    types: dict[str, str] = field(default_factory=dict)
 
     def add(self, mention: Mention) -> None:
         self.items.append(mention)
@@ -149,8 +161,12 @@ def extract(text: str, extensions: frozenset[str] = frozenset()) -> Mentions:
     for block in blocks:
         lang, body = block.group(2).lower(), block.group(3)
         offset = block.start(3)
-        if lang in _PY_LANGS or (lang in ("", "diff", "patch") and _looks_python(body)):
-            _python(_strip_diff(body) if lang in ("diff", "patch") else body, offset, out, exts)
+        diff = lang in ("diff", "patch") or body.lstrip().startswith(("--- ", "diff --git"))
+        if diff:
+            _diff_headers(body, offset, out)
+            body = _strip_diff(body)
+        if lang in _PY_LANGS or ((lang == "" or diff) and _looks_python(body)):
+            _python(body, offset, out, exts)
         elif lang in _SHELL_LANGS:
             _shell(body, offset, out, exts)
         else:
@@ -216,7 +232,7 @@ def _loose(text: str, offset: int, out: Mentions, exts: frozenset[str], code: bo
     """Regex extraction for prose and for code in an unknown language."""
     taken: list[tuple[int, int]] = []
     for m in _PATH.finditer(text):
-        if m.group(2).lower() in exts and not _is_version(m.group(1)):
+        if _path_extension(m.group(1), m.group(2), exts) and not _is_version(m.group(1)):
             out.add(Mention(m.group(1), "path", code, offset + m.start()))
             taken.append((m.start(), m.end()))
 
@@ -239,6 +255,9 @@ def _loose(text: str, offset: int, out: Mentions, exts: frozenset[str], code: bo
     for m in _SNAKE.finditer(text):
         if free(m.start(), m.end()):
             out.add(Mention(m.group(1), "identifier", code, offset + m.start()))
+    for m in _CONSTANT.finditer(text):
+        if free(m.start(), m.end()) and m.group(1) not in ENVIRONMENT_NAMES:
+            out.add(Mention(m.group(1), "identifier", code, offset + m.start()))
     for m in _CREATE_BARE.finditer(text):
         out.defined.add(m.group(1))
 
@@ -253,7 +272,15 @@ _CREATE_BARE = re.compile(
 
 def _is_path(token: str, exts: frozenset[str]) -> bool:
     m = _PATH.fullmatch(token)
-    return bool(m and m.group(2).lower() in exts and not _is_version(token))
+    return bool(m and _path_extension(token, m.group(2), exts) and not _is_version(token))
+
+
+def _path_extension(token: str, ext: str, exts: frozenset[str]) -> bool:
+    """Common extensions make any `name.ext` a path; extensions known only from the
+    repository (`sample.journal`) need a `/` too, or `ledger.journal` — a module —
+    would read as a file."""
+    ext = ext.lower()
+    return ext in PATH_EXTENSIONS or (ext in exts and "/" in token)
 
 
 def _is_version(token: str) -> bool:
@@ -282,11 +309,12 @@ def _shell(body: str, offset: int, out: Mentions, exts: frozenset[str]) -> None:
     """Paths a command line names (`cat src/x.py`, `pytest tests/test_x.py::test_y`),
     modules it runs (`python -m pkg.mod`), and files it creates (`> new.py`, `touch`)."""
     for line in body.splitlines():
-        words = [(m.group(0), m.start()) for m in _SHELL_WORD.finditer(line)]
-        for i, (word, pos) in enumerate(words):
+        words = [(m.group(0), m.start(), m.end()) for m in _SHELL_WORD.finditer(line)]
+        for i, (word, pos, _) in enumerate(words):
             prev = words[i - 1][0] if i else ""
+            gap = line[words[i - 1][2] : pos] if i else line[:pos]
             target = word.split("::", 1)[0]
-            if prev in (">", ">>", "touch", "mkdir", "-o", "--output") or prev.endswith(">"):
+            if ">" in gap or prev in ("touch", "mkdir", "-o", "--output"):
                 out.defined.add(target.rstrip("/"))
                 continue
             if prev == "-m" and re.fullmatch(rf"{_IDENT}(?:\.{_IDENT})*", word):
@@ -302,6 +330,23 @@ def _shell(body: str, offset: int, out: Mentions, exts: frozenset[str]) -> None:
 
 def _looks_python(body: str) -> bool:
     return bool(re.search(r"^\s*(?:def |class |import |from \S+ import |return\b|@\w)", body, re.M))
+
+
+def _diff_headers(body: str, offset: int, out: Mentions) -> None:
+    """`--- a/x.py` / `+++ b/x.py`: the files a diff changes must exist — unless the
+    old side is /dev/null (a new file)."""
+    old: str | None = None
+    for line in body.splitlines():
+        if line.startswith("--- "):
+            old = line[4:].split("\t", 1)[0].strip()
+        elif line.startswith("+++ ") and old is not None:
+            new = line[4:].split("\t", 1)[0].strip()
+            new_path = new[2:] if new.startswith(("a/", "b/")) else new
+            if old == "/dev/null":
+                out.defined.add(new_path)
+            elif new != "/dev/null":
+                out.add(Mention(new_path, "path", True, offset))
+            old = None
 
 
 def _strip_diff(body: str) -> str:
@@ -358,6 +403,9 @@ def _python(code: str, offset: int, out: Mentions, exts: frozenset[str]) -> None
             ptype = parent.type if parent is not None else ""
             if _binds(node, parent, ptype):
                 out.defined.add(text(node))
+                typed = _type_source(node, parent, ptype, text)
+                if typed is not None:
+                    out.types[text(node)] = typed
             else:
                 loads.append(node)
         elif kind in ("string", "comment"):
@@ -393,6 +441,23 @@ def _python(code: str, offset: int, out: Mentions, exts: frozenset[str]) -> None
             out.add(Mention(name, "call", True, offset + node.start_byte, called=True))
         elif name[:1].isupper() and not name.isupper():
             out.add(Mention(name, "class", True, offset + node.start_byte))
+
+
+def _type_source(node: Node, parent: Node, ptype: str, text) -> str | None:
+    """Where a bound name's type can be read: `x = Name(…)` / `x = func(…)` → the
+    callee (`Name`, `func`); `x: T` / parameter `x: T` → `T`. Only plain names."""
+    annotation = None
+    if ptype in ("typed_parameter", "typed_default_parameter", "assignment"):
+        annotation = parent.child_by_field_name("type")
+    if annotation is not None and re.fullmatch(rf"{_IDENT}(?:\.{_IDENT})*", text(annotation)):
+        return text(annotation)
+    if ptype == "assignment" and parent.child_by_field_name("left") == node:
+        right = parent.child_by_field_name("right")
+        if right is not None and right.type == "call":
+            callee = text(right.child_by_field_name("function"))
+            if re.fullmatch(rf"{_IDENT}(?:\.{_IDENT})*", callee):
+                return callee + "()"
+    return None
 
 
 def _binds(node: Node, parent: Node | None, ptype: str) -> bool:
