@@ -18,6 +18,7 @@ the graph from it is cheap next to parsing.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -256,24 +257,25 @@ class RepoMap:
         return Ranking(files, self._rank_definitions(graph, rank, forward_out, boost, in_play))
 
     def _rank_definitions(self, graph, rank, out, boost, in_play) -> list[RankedDefinition]:
+        rank, out = rank.tolist(), out.tolist()  # plain floats: numpy scalars are slow here
         flow: dict[tuple[int, str], float] = defaultdict(float)
         for (s, t, name), w in graph.name_edges.items():
-            factor = boost.get(name, 1.0)
-            flow[(t, name)] += rank[s] * w * factor / out[s] if out[s] else 0.0
+            if out[s]:
+                flow[(t, name)] += rank[s] * w * boost.get(name, 1.0) / out[s]
         ranked = []
         for i, path in enumerate(graph.files):
-            defs = [d for d in self.index.definitions(path) if _renderable(d)]
+            defs = [(d, d.short) for d in self.index.definitions(path) if _renderable(d)]
             if not defs:
                 continue
             # A file's own weight gives every definition in it a floor, so a file in play
             # shows its outline even where nothing else uses it yet.
             floor = rank[i] * (0.5 if path in in_play else 0.02) / math.sqrt(len(defs))
             same_short: dict[str, int] = defaultdict(int)
-            for d in defs:
-                same_short[d.short] += 1
-            for d in defs:
-                score = flow.get((i, d.short), 0.0) / same_short[d.short] + floor
-                score *= boost.get(d.short, 1.0)
+            for _, short in defs:
+                same_short[short] += 1
+            for d, short in defs:
+                score = flow.get((i, short), 0.0) / same_short[short] + floor
+                score *= boost.get(short, 1.0)
                 if _private(d.name):
                     score *= PRIVATE_NAME_FACTOR
                 ranked.append(RankedDefinition(path, d, score))
@@ -388,7 +390,7 @@ def _outline(
         by_file[r.path][r.definition.name] = r.definition
         file_score[r.path] = max(file_score[r.path], r.score)
     for path, defs in by_file.items():
-        table = {d.name: d for d in index.definitions(path)}
+        table = index.catalog.defs.get(path, {})
         for name in list(defs):
             parts = name.split(".")
             for cut in range(1, len(parts)):
@@ -411,3 +413,44 @@ def _line(d: Definition) -> str:
     marks = [f"@{x}" for x in d.decorators if x in _SHOWN_DECORATORS]
     head = " ".join([*marks, d.signature or d.name])
     return f"{indent}{d.line}: {head}"
+
+
+_FRAME = re.compile(r'File "([^"]+)", line \d+, in (\w+)')
+
+
+def focus_from(
+    index: SymbolIndex,
+    texts: Iterable[str] = (),
+    opened: Iterable[str] = (),
+    edited: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Focus:
+    """What is in play, from what the agent has: texts (the task statement, tracebacks,
+    test output) and the files it opened or edited. Only names the repository has count
+    (grounding decides); edited files weigh most, then traceback frames and opened
+    files, then mentions."""
+    from tools.grounding import Grounder
+
+    grounder = Grounder(index)
+    files: dict[str, float] = defaultdict(float)
+    names: dict[str, float] = defaultdict(float)
+    for text in texts:
+        for path, function in _FRAME.findall(text):
+            for hit in index.find_paths(path)[:1]:
+                files[hit] += 1.5
+                names[function] += 1.0
+        for check in grounder.check(text).checks:
+            if not check.exists or not check.resolved_to:
+                continue
+            where = check.resolved_to.split(" ", 1)[0].rsplit(":", 1)[0]
+            if where in index.entries:
+                files[where] += 1.0
+            if check.kind != "path":
+                names[check.name.replace(" in ", ".").split(".")[-1]] += 1.0
+    for path in opened:
+        for hit in index.find_paths(path)[:1]:
+            files[hit] += 2.0
+    for path in edited:
+        for hit in index.find_paths(path)[:1]:
+            files[hit] += 3.0
+    return Focus.of(files=dict(files), identifiers=dict(names), exclude=exclude)

@@ -136,3 +136,25 @@ def test_the_estimate_errs_high_against_the_embedded_model_tokenizer(
         assert exact.tokens == real(exact.text) <= budget
         # the estimate wastes little: the real-token map is not much larger
         assert len(exact.definitions) <= 1.35 * len(estimated.definitions) + 2
+
+
+def test_focus_from_a_task_and_a_traceback(ledger_index):
+    from tools.repomap import focus_from
+
+    task = (
+        "Budget rollover is wrong: tests/test_budget.py::test_rollover_carries_unused_amounts "
+        "fails and `Money.frobnicate` is not even a thing.\n"
+        "Traceback (most recent call last):\n"
+        '  File "/workspace/src/ledger/reports.py", line 110, in budget_report\n'
+        '  File "/workspace/src/ledger/budget.py", line 99, in carried_over\n'
+    )
+    focus = focus_from(ledger_index, [task], opened=["src/ledger/dates.py"])
+    assert set(focus.files) == {
+        "src/ledger/reports.py", "src/ledger/budget.py", "tests/test_budget.py",
+        "src/ledger/dates.py",
+    }  # fmt: skip
+    assert {"budget_report", "carried_over"} <= set(focus.identifiers)
+    assert "frobnicate" not in focus.identifiers  # only names the repository has
+    rendered = RepoMap(ledger_index).render(focus, budget=250)
+    assert rendered.files[0] == "src/ledger/budget.py"
+    assert "def carried_over(" in rendered.text
