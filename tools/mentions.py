@@ -161,6 +161,9 @@ def extract(text: str, extensions: frozenset[str] = frozenset()) -> Mentions:
     for block in blocks:
         lang, body = block.group(2).lower(), block.group(3)
         offset = block.start(3)
+        if lang in _TOOL_BLOCKS:
+            _tool_block(lang, body, offset, out, exts)
+            continue
         diff = lang in ("diff", "patch") or body.lstrip().startswith(("--- ", "diff --git"))
         if diff:
             _diff_headers(body, offset, out)
@@ -297,6 +300,50 @@ def _plausible_dotted(name: str) -> bool:
 def _is_sentence_word(text: str, m: re.Match[str]) -> bool:
     """`file(s)`-style plurals and prose like `word (see above)` are not calls."""
     return m.group(1).lower() in {"s", "es", "e", "i"}
+
+
+# ---------------------------------------------------------------------- tool calls
+
+# The agent's text protocol (tools.protocol): a fenced block named for the tool, with
+# `key: value` lines first and the body after them.
+_TOOL_BLOCKS = frozenset({"view", "search", "edit", "create", "run_tests", "submit"})
+_KEY_LINE = re.compile(r"^(\w+):[ \t]*(.*)$")
+_SEARCH_REPLACE = re.compile(
+    r"^<{5,}\s*SEARCH\s*\n(.*?)^={5,}\s*\n(.*?)^>{5,}\s*REPLACE", re.M | re.S
+)
+
+
+def _tool_block(tool: str, body: str, offset: int, out: Mentions, exts: frozenset[str]) -> None:
+    """What a tool call claims: `view`/`edit` need their path to exist; `create` makes
+    one (and the code it writes may import things); an edit's REPLACE side is new code
+    that may use what its SEARCH side binds. A `search` pattern is a question, not a
+    claim."""
+    lines = body.splitlines()
+    keys: dict[str, str] = {}
+    while lines and (m := _KEY_LINE.match(lines[0])) and m.group(1) not in ("http", "https"):
+        keys[m.group(1)] = m.group(2).strip()
+        lines.pop(0)
+    rest = "\n".join(lines)
+    path = keys.get("path", "")
+    if tool == "create":
+        if path:
+            out.defined.add(path)
+        if path.endswith(".py"):
+            _python(rest, offset, out, exts)
+        return
+    if path and tool in ("view", "edit") and path not in (".", "./"):
+        out.add(Mention(path.rstrip("/"), "path", True, offset))
+    if tool == "run_tests":
+        for target in keys.get("tests", "").split():
+            out.add(Mention(target.split("::", 1)[0].rstrip("/"), "path", True, offset))
+    if tool == "edit" and path.endswith(".py"):
+        for m in _SEARCH_REPLACE.finditer(rest):
+            before = Mentions()
+            _python(m.group(1), offset, before, exts)
+            out.defined |= before.defined  # the REPLACE side may use what SEARCH binds
+            out.imported.update(before.imported)
+            out.types.update(before.types)
+            _python(m.group(2), offset + m.start(2), out, exts)
 
 
 # ---------------------------------------------------------------------- shell

@@ -181,3 +181,38 @@ def test_held_out_set_precision_and_recall_floor(ledger_grounder):
     assert result.sentences.precision >= 0.95, result.errors
     assert result.sentences.recall >= 0.80, result.errors
     assert result.names.precision >= 0.90, result.errors
+
+
+# ---------------------------------------------------------------------- the agent's actions
+
+
+def test_text_protocol_view_and_run_tests_claim_their_paths(check):
+    assert check("```view\npath: pkg/core.py\nstart: 10\n```") == {"pkg/core.py": (True, "path")}
+    assert check("```view\npath: pkg/motor.py\n```") == {"pkg/motor.py": (False, "path")}
+    checks = check("```run_tests\ntests: tests/test_core.py::test_run tests/test_x.py\n```")
+    assert checks == {"tests/test_core.py": (True, "path"), "tests/test_x.py": (False, "path")}
+
+
+def test_a_search_pattern_is_a_question_not_a_claim(check):
+    assert check("```search\npattern: def warp_drive\n```") == {}
+
+
+def test_edit_replace_side_is_checked_with_search_side_bindings(check):
+    text = (
+        "```edit\npath: pkg/core.py\n<<<<<<< SEARCH\n        return slugify(self.name)\n"
+        "=======\n        label = slugify(self.name)\n        return label.upper() + warp(label)\n"
+        ">>>>>>> REPLACE\n```"
+    )
+    checks = check(text)
+    assert checks["pkg/core.py"] == (True, "path")
+    assert checks["slugify"] == (True, "function")
+    assert checks["warp"] == (False, "function")
+    assert "label.upper" not in checks  # a local of unknown type
+
+
+def test_create_defines_its_path_and_checks_its_imports(check):
+    text = "```create\npath: pkg/gear.py\nfrom pkg.core import Engine, Gearbox\n\nGEARS = 3\n```"
+    checks = check(text)
+    assert "pkg/gear.py" not in checks
+    assert checks["pkg.core.Engine"] == (True, "class")
+    assert checks["pkg.core.Gearbox"] == (False, "class")
