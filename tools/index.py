@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.atomic import write_text
 from sandboxes.gitcmd import GitError, git, toplevel
 from tools.catalog import PYTHON_SUFFIXES, Catalog, Symbol
-from tools.symbols import PARSER_VERSION, Definition, FileSymbols, ImportRef, parse_python
+from tools.python_symbols import parse_python
+from tools.symbols import PARSER_VERSION, Definition, FileSymbols, ImportRef
 
 INDEX_FORMAT = 1
 MAX_PARSE_BYTES = 2_000_000  # larger "source" files are generated data, not code to map

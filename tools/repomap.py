@@ -18,12 +18,12 @@ the graph from it is cheap next to parsing.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tools.focus import Focus, focus_from  # noqa: F401  (re-exported)
 from tools.symbols import Definition
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,36 +53,6 @@ def estimate_tokens(text: str) -> int:
     token with the embedded model's tokenizer (docs/repomap.md); dividing by 2.7 errs
     high, so a map sized by the estimate fits the real budget."""
     return math.ceil(len(text) / 2.7)
-
-
-@dataclass(frozen=True)
-class Focus:
-    """What is in play. Weights are relative; files are repository-relative paths.
-
-    `exclude`: files the model already sees in full (their outline would repeat them).
-    """
-
-    files: Mapping[str, float] = field(default_factory=dict)
-    identifiers: Mapping[str, float] = field(default_factory=dict)
-    exclude: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(
-        cls,
-        files: Iterable[str] | Mapping[str, float] = (),
-        identifiers: Iterable[str] | Mapping[str, float] = (),
-        exclude: Iterable[str] = (),
-    ) -> Focus:
-        def weights(items: Iterable[str] | Mapping[str, float]) -> dict[str, float]:
-            if isinstance(items, Mapping):
-                return {k: float(v) for k, v in items.items() if v > 0}
-            return dict.fromkeys(items, 1.0)
-
-        return cls(weights(files), weights(identifiers), frozenset(exclude))
-
-    @property
-    def empty(self) -> bool:
-        return not self.files and not self.identifiers
 
 
 @dataclass(frozen=True)
@@ -413,44 +383,3 @@ def _line(d: Definition) -> str:
     marks = [f"@{x}" for x in d.decorators if x in _SHOWN_DECORATORS]
     head = " ".join([*marks, d.signature or d.name])
     return f"{indent}{d.line}: {head}"
-
-
-_FRAME = re.compile(r'File "([^"]+)", line \d+, in (\w+)')
-
-
-def focus_from(
-    index: SymbolIndex,
-    texts: Iterable[str] = (),
-    opened: Iterable[str] = (),
-    edited: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-) -> Focus:
-    """What is in play, from what the agent has: texts (the task statement, tracebacks,
-    test output) and the files it opened or edited. Only names the repository has count
-    (grounding decides); edited files weigh most, then traceback frames and opened
-    files, then mentions."""
-    from tools.grounding import Grounder
-
-    grounder = Grounder(index)
-    files: dict[str, float] = defaultdict(float)
-    names: dict[str, float] = defaultdict(float)
-    for text in texts:
-        for path, function in _FRAME.findall(text):
-            for hit in index.find_paths(path)[:1]:
-                files[hit] += 1.5
-                names[function] += 1.0
-        for check in grounder.check(text).checks:
-            if not check.exists or not check.resolved_to:
-                continue
-            where = check.resolved_to.split(" ", 1)[0].rsplit(":", 1)[0]
-            if where in index.entries:
-                files[where] += 1.0
-            if check.kind != "path":
-                names[check.name.replace(" in ", ".").split(".")[-1]] += 1.0
-    for path in opened:
-        for hit in index.find_paths(path)[:1]:
-            files[hit] += 2.0
-    for path in edited:
-        for hit in index.find_paths(path)[:1]:
-            files[hit] += 3.0
-    return Focus.of(files=dict(files), identifiers=dict(names), exclude=exclude)

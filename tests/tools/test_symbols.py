@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.symbols import parse_python
+from tools.python_symbols import parse_python
 
 SOURCE = b'''
 """Module doc."""
