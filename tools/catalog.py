@@ -70,7 +70,7 @@ def declared_dependencies(root: Path) -> set[str]:
     A guess (`python-dateutil` → `dateutil`): only used to avoid calling them missing."""
     raw: list[str] = []
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
+    if pyproject.is_file() and not pyproject.is_symlink():  # never follow a planted link
         import tomllib
 
         try:
@@ -82,6 +82,8 @@ def declared_dependencies(root: Path) -> set[str]:
         for extra in (project.get("optional-dependencies", {}) or {}).values():
             raw.extend(extra or [])
     for req in root.glob("requirements*.txt"):
+        if req.is_symlink():
+            continue
         try:
             raw.extend(req.read_text(encoding="utf-8", errors="replace").splitlines())
         except OSError:

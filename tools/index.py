@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def list_files(root: Path) -> list[str]:
                     entry = entry[len(prefix) + 1 :]
                 rels.append(entry)
             # --cached lists deleted-but-tracked files too; a file must exist to be indexed.
-            return sorted({r for r in rels if (root / r).is_file()})
+            return sorted({r for r in rels if _listed(root / r)})
         except GitError:
             pass
     found = []
@@ -120,6 +121,30 @@ def list_files(root: Path) -> list[str]:
             if not name.endswith((".pyc", ".pyo")):
                 found.append((base / name).as_posix())
     return sorted(found)
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether `path` is a regular file under `root` reached without any symbolic link.
+
+    The workspace is the agent's to shape: a link planted there could point at any
+    host file (a key, another repository's secrets), and whatever the index reads can
+    end up in the map the model sees. So links are listed by name but never followed.
+    """
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return False
+    current = root
+    for part in rel.parts:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return True
+
+
+def _listed(path: Path) -> bool:
+    """A path to list: a regular file, or a link (listed by name, never read)."""
+    return path.is_symlink() or path.is_file()
 
 
 class SymbolIndex:
@@ -278,11 +303,13 @@ def _index_file(
     root: Path, rel: str, old: IndexedFile | None, now: int, stats: IndexStats
 ) -> IndexedFile | None:
     full = root / rel
+    if not inside(root, full):
+        return None
     try:
-        st = full.stat()
+        st = full.lstat()
     except OSError:
         return None
-    if st.st_size > MAX_PARSE_BYTES:
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_PARSE_BYTES:
         return None
     if (
         old is not None

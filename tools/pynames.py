@@ -12,6 +12,7 @@ import builtins
 import importlib
 import keyword
 import sys
+import warnings
 from functools import lru_cache
 
 STDLIB_MODULES: frozenset[str] = frozenset(sys.stdlib_module_names)
@@ -36,7 +37,8 @@ KNOWN_PACKAGES: frozenset[str] = frozenset(_KNOWN.split())
 # Importing these runs code with visible effects (opens a browser, prints, needs a display).
 _NEVER_IMPORT = frozenset(
     {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "__hello__",
-     "__phello__", "pydoc", "webbrowser", "ensurepip", "venv", "lib2to3"}
+     "__phello__", "pydoc", "webbrowser", "ensurepip", "venv", "lib2to3", "site", "pty",
+     "crypt", "msvcrt", "winreg", "winsound", "_testcapi", "_testinternalcapi"}
 )  # fmt: skip
 
 
@@ -62,7 +64,9 @@ def stdlib_object(dotted: str) -> object | None:
     for cut in range(len(parts), 0, -1):
         module_name = ".".join(parts[:cut])
         try:
-            obj: object = importlib.import_module(module_name)
+            with warnings.catch_warnings():  # deprecated modules warn on import
+                warnings.simplefilter("ignore")
+                obj: object = importlib.import_module(module_name)
         except Exception:  # any failure just means "cannot tell"
             continue
         for attr in parts[cut:]:

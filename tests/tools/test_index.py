@@ -204,3 +204,24 @@ def test_refresh_sees_new_definitions(mini_repo, tmp_path):
     fresh = index.refresh()
     assert fresh.defined_as("replaced") and not fresh.defined_as("Engine")
     assert index.defined_as("Engine")  # the old snapshot is unchanged
+
+
+def test_symbolic_links_are_listed_but_never_read(mini_repo, tmp_path):
+    secret = tmp_path / "outside" / "secret.py"
+    secret.parent.mkdir()
+    secret.write_text('API_TOKEN = "do-not-leak"\n')
+    (mini_repo / "pkg" / "leak.py").symlink_to(secret)
+    (mini_repo / "linked").symlink_to(secret.parent, target_is_directory=True)
+    index = SymbolIndex.build(mini_repo)
+    assert "pkg/leak.py" in index.paths
+    assert "pkg/leak.py" not in index.entries
+    assert not index.defined_as("API_TOKEN")
+    assert not any(p.startswith("linked/") and p in index.entries for p in index.paths)
+
+
+def test_a_linked_pyproject_is_not_read_for_dependencies(mini_repo, tmp_path):
+    fake = tmp_path / "elsewhere.toml"
+    fake.write_text('[project]\ndependencies = ["leakypkg"]\n')
+    (mini_repo / "pyproject.toml").unlink()
+    (mini_repo / "pyproject.toml").symlink_to(fake)
+    assert "leakypkg" not in SymbolIndex.build(mini_repo).external_modules
