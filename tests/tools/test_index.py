@@ -225,3 +225,25 @@ def test_a_linked_pyproject_is_not_read_for_dependencies(mini_repo, tmp_path):
     (mini_repo / "pyproject.toml").unlink()
     (mini_repo / "pyproject.toml").symlink_to(fake)
     assert "leakypkg" not in SymbolIndex.build(mini_repo).external_modules
+
+
+def test_a_run_workspace_is_indexed_into_the_user_repos_cache(mini_repo, tmp_path):
+    """The agent's real setting: a private clone (no remote) indexed under the id of the
+    user's repository, then edited by the run."""
+    from sandboxes.repo import repo_identity
+    from sandboxes.workspace import Workspace
+
+    repo_id = repo_identity(mini_repo).id
+    SymbolIndex.for_repo(mini_repo, repo_id=repo_id)
+    ws = Workspace.create(mini_repo, tmp_path / "ws", tmp_path / "snap.git", "run-1")
+    index = SymbolIndex.for_repo(ws.path, repo_id=repo_id)
+    assert index.stats.cache_loaded and index.stats.parsed == 0
+    (ws.path / "pkg" / "util.py").write_text(
+        "def slugify(text):\n    return text\n\n\ndef extra():\n    pass\n"
+    )
+    index = index.refresh()
+    assert index.stats.parsed == 1
+    assert index.defined_as("extra")[0].path == "pkg/util.py"
+    assert (
+        not (mini_repo / "pkg" / "util.py").read_text().count("extra")
+    )  # user's checkout untouched
