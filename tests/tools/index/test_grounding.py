@@ -9,7 +9,7 @@ import pytest
 from tools.grounding import Grounder, ground
 from tools.grounding_eval import evaluate, load_labelled
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture

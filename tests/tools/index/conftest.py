@@ -1,4 +1,5 @@
-"""A small but realistic repository for the index, resolution, map and grounding tests."""
+"""Fixtures for the symbol index, repo map and grounding tests: a small but realistic
+repository, and the bundled example (examples/ledger)."""
 
 from __future__ import annotations
 
