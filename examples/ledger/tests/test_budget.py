@@ -107,7 +107,7 @@ def test_percent_used_rounds_half_up_to_one_decimal(actual, limit, expected):
 def test_percent_used_rejects_bad_limits():
     with pytest.raises(ValueError):
         percent_used(eur("1"), eur("0"))
-    with pytest.raises(CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch, match="cannot combine USD with EUR"):
         percent_used(Money(Decimal(1), "USD"), eur("10"))
 
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from ledger.cli import EXIT_ERROR, EXIT_OK, EXIT_OVER_BUDGET, main
+from ledger.cli import main
 
 
 def run(capsys, *argv, environ=None):
@@ -13,7 +13,7 @@ def run(capsys, *argv, environ=None):
 
 def test_balance_with_depth(capsys, sample_path):
     code, out, err = run(capsys, "balance", str(sample_path), "--depth", "1")
-    assert code == EXIT_OK
+    assert code == 0
     assert err == ""
     assert out.splitlines() == [
         "Account         Balance",
@@ -27,25 +27,38 @@ def test_balance_with_depth(capsys, sample_path):
 
 def test_balance_indents_children_and_filters_period(capsys, sample_path):
     code, out, _ = run(capsys, "balance", str(sample_path), "--period", "2024-03", "--depth", "2")
-    assert code == EXIT_OK
+    assert code == 0
     food = [line for line in out.splitlines() if "expenses:food" in line]
     assert food == ["  expenses:food              279.90 EUR"]
     assert "expenses:food:groceries" not in out
 
 
-def test_register(capsys, sample_path):
+def test_register_with_period(capsys, sample_path):
     code, out, _ = run(
         capsys, "register", str(sample_path), "expenses:transport", "--period", "2024-03"
     )
-    lines = out.splitlines()
-    assert code == EXIT_OK
-    assert len(lines) == 4
-    assert lines[3] == "2024-03-11  Taxi to airport       expenses:transport  36.50 EUR  85.50 EUR"
+    assert code == 0
+    assert out.splitlines()[2:] == [
+        "2024-03-09  Monthly transit pass  expenses:transport  49.00 EUR  49.00 EUR",
+        "2024-03-11  Taxi to airport       expenses:transport  36.50 EUR  85.50 EUR",
+    ]
+
+
+def test_register_aligns_amounts_right(capsys, sample_path):
+    code, out, _ = run(capsys, "register", str(sample_path), "expenses:food:restaurants")
+    assert code == 0
+    assert out.splitlines() == [
+        "Date        Description         Account                        Amount     Balance",
+        "----------  ------------------  -------------------------  ----------  ----------",
+        "2024-01-12  Pizzeria Roma       expenses:food:restaurants   38.50 EUR   38.50 EUR",
+        "2024-02-14  Valentine's dinner  expenses:food:restaurants  112.00 EUR  150.50 EUR",
+        "2024-03-16  Bakery and cafe     expenses:food:restaurants   18.40 EUR  168.90 EUR",
+    ]
 
 
 def test_budget_over_returns_one(capsys, sample_path, budget_path):
     code, out, _ = run(capsys, "budget", str(sample_path), str(budget_path), "--month", "2024-03")
-    assert code == EXIT_OVER_BUDGET
+    assert code == 1
     assert out.splitlines() == [
         "Budget for 2024-03",
         "Account                        Budget      Actual   Remaining    Used  Status",
@@ -62,7 +75,7 @@ def test_budget_over_returns_one(capsys, sample_path, budget_path):
 
 def test_budget_warnings_alone_return_zero(capsys, sample_path, budget_path):
     code, out, _ = run(capsys, "budget", str(sample_path), str(budget_path), "--month", "2024-01")
-    assert code == EXIT_OK
+    assert code == 0
     alerts = [line for line in out.splitlines() if line.startswith("!")]
     assert alerts == [
         "! expenses:food:groceries: 97.0% of budget used (warning)",
@@ -72,7 +85,7 @@ def test_budget_warnings_alone_return_zero(capsys, sample_path, budget_path):
 
 def test_budget_month_defaults_to_the_current_month(capsys, sample_path, budget_path):
     code, out, _ = run(capsys, "budget", str(sample_path), str(budget_path))
-    assert code == EXIT_OK
+    assert code == 0
     assert out.startswith(f"Budget for {date.today():%Y-%m}\n")
 
 
@@ -82,7 +95,7 @@ def test_configuration_from_environment(capsys, sample_path, budget_path, write_
     code, out, _ = run(
         capsys, "budget", str(sample_path), str(budget_path), "--month", "2024-01", environ=env
     )
-    assert code == EXIT_OK
+    assert code == 0
     assert [line for line in out.splitlines() if line.startswith("!")] == [
         "! expenses:food:groceries: 97.0% of budget used (warning)",
     ]
@@ -103,7 +116,7 @@ def test_configuration_from_environment(capsys, sample_path, budget_path, write_
 def test_errors_exit_with_two(capsys, sample_path, argv, message):
     argv = [arg.format(sample=sample_path) for arg in argv]
     code, out, err = run(capsys, *argv)
-    assert code == EXIT_ERROR
+    assert code == 2
     assert out == ""
     assert err.startswith("ledger: error: ")
     assert message in err
@@ -112,13 +125,13 @@ def test_errors_exit_with_two(capsys, sample_path, argv, message):
 def test_unbalanced_journal_reports_line(capsys, write_file):
     path = write_file("bad.journal", "2024-01-01 Pay\n  a:b  1 EUR\n  c:d  -2 EUR\n")
     code, _, err = run(capsys, "balance", str(path))
-    assert code == EXIT_ERROR
+    assert code == 2
     assert "line 1: transaction does not balance (off by -1.00 EUR)" in err
 
 
 def test_bad_config_exits_with_two(capsys, sample_path):
     code, _, err = run(capsys, "balance", str(sample_path), environ={"LEDGER_ALERT_THRESHOLD": "0"})
-    assert code == EXIT_ERROR
+    assert code == 2
     assert "alert_threshold must be greater than 0" in err
 
 
