@@ -103,6 +103,7 @@ def _simple_commands(command: str) -> list[tuple[str, list[str], str]]:
             token = tokens[index]
             if token in ("<<", "<<-") and index + 1 < len(tokens):
                 delimiter = tokens[index + 1].strip("'\"")
+                words.append(token)  # stdin comes from the heredoc: not interactive
                 index += 2
                 while index < len(tokens) and tokens[index].strip() != delimiter:
                     index += 1
@@ -110,7 +111,9 @@ def _simple_commands(command: str) -> list[tuple[str, list[str], str]]:
                 continue
             words.append(token)
             index += 1
-        while words and (_ASSIGNMENT.match(words[0]) or words[0] in _PREFIXES):
+        while words and (
+            _ASSIGNMENT.match(words[0]) or words[0] in _PREFIXES or words[0] == "timeout"
+        ):
             # `timeout 30 cmd`: skip the duration too.
             words = words[2:] if words[0] == "timeout" and len(words) > 1 else words[1:]
         if words:

@@ -134,8 +134,11 @@ def main(argv=None):
     parser.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
     top = os.path.abspath(args.top or args.start)
-    if top not in sys.path:
-        sys.path.insert(0, top)
+    # As `python -m unittest` does: the working directory is importable, and the
+    # top-level directory of the tests comes first.
+    for path in (os.getcwd(), top):
+        if path not in sys.path:
+            sys.path.insert(0, path)
     loader = unittest.TestLoader()
     missing = []
     if args.names:
