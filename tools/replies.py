@@ -230,7 +230,11 @@ def _block_args(
     if spec.body_param:
         if spec.name == "bash":
             body = _strip_prompts(body)
-        body = body.strip("\n") if spec.name != "create" else body.lstrip("\n").rstrip()
+        if spec.name == "create":
+            # A file's last line ends with a newline; the block cannot show it.
+            body = body.lstrip("\n").rstrip() + "\n" if body.strip() else ""
+        else:
+            body = body.strip("\n")
         if body.strip():
             if spec.body_param in args:
                 args[spec.body_param] = f"{args[spec.body_param]}\n{body}"
