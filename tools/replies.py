@@ -327,13 +327,26 @@ def parse_action(
         example = f" For example:\n{_example(by_name[guess])}" if guess else ""
         return FormatError(unknown_tool_text(name, specs) + example, thought, "unknown_tool")
     if code:
+        if not finished and not code[-1].block.closed:
+            return FormatError(_CUT_OFF, thought)
         return FormatError(_code_block_text(code[0], by_name), thought)
     return FormatError(_no_action_text(by_name), thought)
 
 
+_CUT_OFF = (
+    "Your reply was cut off (the length limit) before its action was complete, so nothing "
+    "happened. Keep the thought to one or two sentences and put the action right after it."
+)
+
+
 def _code_block_text(candidate: _Candidate, specs: dict[str, ToolSpec]) -> str:
-    lang = candidate.name or "plain"
-    parts = [f"Your ```{lang} block is not an action, so nothing was run or changed."]
+    if not candidate.name:
+        example = f", for example:\n{_example(specs['view'])}" if "view" in specs else "."
+        return (
+            "Your fenced block has no tool name, so nothing happened. Write the tool name "
+            f"right after the three backticks{example}\nThe tools are: {', '.join(specs)}."
+        )
+    parts = [f"Your ```{candidate.name} block is not an action, so nothing was run or changed."]
     if "edit" in specs:
         parts.append("To change a file, name the tool after the backticks and use SEARCH/REPLACE:")
         parts.append(_example(specs["edit"]))

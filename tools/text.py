@@ -71,32 +71,42 @@ def last_lines(text: str, count: int) -> str:
     return "\n".join(lines[-count:])
 
 
+_WORD = re.compile(r"\w+")
+_CANDIDATES = 40
+
+
 def closest_region(haystack: list[str], needle: list[str]) -> tuple[int, int, float] | None:
     """The window of `haystack` most similar to `needle`: (start, end, ratio), 0-based,
     end exclusive. None for an empty haystack.
 
     Compares stripped lines so indentation errors do not hide the right region; windows
     of the needle's length and ±1 are tried, since models often drop or add a line.
+    Windows are first ranked by the words they share with the needle, and only the
+    best few are compared character by character, which keeps large files fast.
     """
     if not haystack or not needle:
         return None
     target = "\n".join(line.strip() for line in needle)
     stripped = [line.strip() for line in haystack]
-    best: tuple[int, int, float] | None = None
+    wanted = set(_WORD.findall(target))
+    words = [set(_WORD.findall(line)) for line in stripped]
     sizes = sorted({max(1, len(needle) + d) for d in (0, -1, 1)})
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(target)
+    windows: list[tuple[float, int, int]] = []
     for size in sizes:
         for start in range(0, max(1, len(haystack) - size + 1)):
-            window = "\n".join(stripped[start : start + size])
-            matcher.set_seq1(window)
-            if best is not None and matcher.real_quick_ratio() <= best[2]:
-                continue
-            if best is not None and matcher.quick_ratio() <= best[2]:
-                continue
-            ratio = matcher.ratio()
-            if best is None or ratio > best[2]:
-                best = (start, min(len(haystack), start + size), ratio)
+            shared = set().union(*words[start : start + size]) & wanted
+            windows.append((len(shared) / max(1, len(wanted)), start, size))
+    windows.sort(key=lambda w: (-w[0], w[1]))
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(target)
+    best: tuple[int, int, float] | None = None
+    for _overlap, start, size in windows[:_CANDIDATES]:
+        matcher.set_seq1("\n".join(stripped[start : start + size]))
+        if best is not None and matcher.quick_ratio() <= best[2]:
+            continue
+        ratio = matcher.ratio()
+        if best is None or ratio > best[2]:
+            best = (start, min(len(haystack), start + size), ratio)
     return best
 
 

@@ -54,7 +54,7 @@ SPEC = ToolSpec(
 _LINE_SUFFIX = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::\d+)?$")
 # How many lines above a `path:N` target the window opens.
 _CONTEXT_ABOVE = 10
-_MAX_COUNTED_BYTES = 1_000_000
+_MAX_COUNTED_BYTES = 256_000
 
 
 class View:

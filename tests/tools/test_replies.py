@@ -283,3 +283,12 @@ def test_the_parser_never_raises_on_garbage():
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
         assert isinstance(parse_action(text, SPECS, rng.random() < 0.5), ParsedAction | FormatError)
+
+
+def test_block_without_a_tool_name_says_to_add_one():
+    message = error("Let me check.\n```\nls -la\n```").message
+    assert "no tool name" in message and "```view\npath: src/ledger/money.py" in message
+
+
+def test_reply_cut_off_inside_a_plain_block_says_it_was_cut_off():
+    assert "cut off" in error("Let me run the tests.\n```", finished=False).message

@@ -122,3 +122,8 @@ def test_task_command_overrides_discovery(make_box):
     run = run_test_suite(box, command="python3 -m pytest tests/test_cart.py -k total")
     assert [o.test_id for o in run.outcomes] == ["tests/test_cart.py::test_total"]
     assert run.source == "the task's test command"
+
+
+def test_unittest_runs_in_the_local_sandbox_too(make_box):
+    run = run_test_suite(make_box(UNITTEST_ONLY, "local"))
+    assert {o.test_id: o.status for o in run.outcomes} == UNITTEST_EXPECTED
