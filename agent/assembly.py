@@ -83,12 +83,11 @@ def build_handles(
     before_node: Callable[[str], None] | None = None,
 ) -> Handles:
     """Everything a Runner needs for `task`. `adapter` is (name loaded in the backend, version)."""
+    from agent.prompting import system_prompt
+    from agent.verify import TestVerifier
     from sandboxes.factory import open_sandbox
     from tools.base import ToolContext, ToolLimits
     from tools.registry import Toolbox
-
-    from agent.prompting import system_prompt
-    from agent.verify import TestVerifier
 
     native = use_native_tools(config, backend)
     limits = ToolLimits(output_chars=config.agent.observation_chars,

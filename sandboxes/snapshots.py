@@ -19,6 +19,9 @@ from pathlib import Path
 from sandboxes.gitcmd import GitError, git
 
 REF_PREFIX = "refs/engram/snapshots/"
+CACHE_EXCLUDES = (
+    "__pycache__/\n*.py[co]\n.pytest_cache/\n.benchmarks/\n.mypy_cache/\n.ruff_cache/\n"
+)
 
 
 class SnapshotError(RuntimeError):
@@ -34,8 +37,10 @@ class SnapshotStore:
         if not (git_dir / "HEAD").exists():
             git_dir.parent.mkdir(parents=True, exist_ok=True)
             git(["init", "--bare", "--quiet", str(git_dir)])
-            # Exclude the workspace's own .git directory content (git skips `.git` itself).
+            # Caches that tests and tools leave behind are never part of a run's change,
+            # whatever the repository's own .gitignore says (restore removes them too).
             (git_dir / "info").mkdir(exist_ok=True)
+            (git_dir / "info" / "exclude").write_text(CACHE_EXCLUDES)
         self._env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(work_tree)}
 
     def _git(self, args: list[str], input: bytes | None = None) -> str:

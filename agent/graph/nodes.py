@@ -18,7 +18,6 @@ from agent.graph.context import Event, RunContext
 from agent.graph.state import AgentState, dump, kept_steps, steps_of
 from agent.monitor import MonitorInput
 from agent.prompting import build_messages
-from tools.protocol import parse_reply
 from agent.types import (
     Decision,
     ExitStatus,
@@ -29,6 +28,7 @@ from agent.types import (
     TokenUsage,
     utcnow,
 )
+from tools.protocol import parse_reply
 
 READ_ONLY_TOOLS = {"view", "search"}
 MAX_TEMPERATURE_BOOST = 1.0
