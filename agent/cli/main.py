@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import bot_cmd, config_cmd, models_cmd, setup_cmd
+from agent.cli import bot_cmd, config_cmd, models_cmd, run_cmd, runs_cmd, setup_cmd
 
 app = typer.Typer(
     name="engram",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(runs_cmd.app, name="runs")
+run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
 setup_cmd.register(app)
 
