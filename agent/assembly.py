@@ -90,8 +90,10 @@ def build_handles(
     from tools.registry import Toolbox
 
     native = use_native_tools(config, backend)
-    limits = ToolLimits(output_chars=config.agent.observation_chars,
-                        bash_timeout_s=config.sandbox.command_timeout_s)  # fmt: skip
+    # No single command may outlast the run's own wall-time budget.
+    command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
+    limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,
+                        max_timeout_s=command_cap, tests_timeout_s=command_cap)  # fmt: skip
 
     def make_tools(sandbox, workspace):
         ctx = ToolContext(

@@ -31,6 +31,8 @@ from agent.types import (
 from tools.protocol import parse_reply
 
 READ_ONLY_TOOLS = {"view", "search"}
+# A second submit on an unchanged tree confirms the first (the tool refuses once).
+REPEATABLE_TOOLS = {"submit"}
 MAX_TEMPERATURE_BOOST = 1.0
 
 
@@ -148,6 +150,8 @@ def find_repeat(pending: Step, kept: list[Step]) -> Step | None:
     Its observation would be the same again, so running it teaches the model nothing
     (small models loop on exactly this).
     """
+    if pending.action is not None and pending.action.name in REPEATABLE_TOOLS:
+        return None
     for earlier in reversed(kept):
         if _same_action(pending, earlier):
             return earlier
