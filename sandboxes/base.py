@@ -16,7 +16,8 @@ Contract (checked by `tests/sandboxes/test_contract.py` against every implementa
 - `close()` is idempotent; sandboxes are context managers.
 
 Not guaranteed: processes started in the background by a command may survive until
-`close()`; `LocalSandbox` gives no isolation at all.
+`close()` (DockerSandbox kills them at a timeout, before a restore, and when they fill
+the pids limit); `LocalSandbox` gives no isolation at all.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandboxes.gitcmd import GitError, git, is_dirty, rev_parse, toplevel
-from sandboxes.snapshots import SnapshotStore
+from sandboxes.snapshots import SnapshotError, SnapshotStore
 
 
 class WorkspaceError(RuntimeError):
@@ -72,7 +72,11 @@ class Workspace:
         except GitError as exc:
             shutil.rmtree(path, ignore_errors=True)
             raise WorkspaceError(f"could not create the workspace: {exc}") from exc
-        store = SnapshotStore(snapshot_dir, path)
+        try:
+            store = SnapshotStore.seeded(snapshot_dir, path, top, base_commit)
+        except SnapshotError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise WorkspaceError(str(exc)) from exc
         base_snapshot = store.snapshot("base")
         return cls(
             repo=top, path=path, base_commit=base_commit, branch=branch, snapshots=store,

@@ -228,3 +228,17 @@ def test_only_the_workspace_is_mounted(box):
     sources = [Path(m["Source"]).resolve() for m in box.container.attrs["Mounts"]]
     assert sources == [box.workspace]
     assert box.workspace not in box.ws.snapshots.git_dir.resolve().parents
+
+
+def test_workspace_shares_no_inode_with_the_users_repository(box):
+    # The agent can chmod and rewrite any file in the workspace; a hard link into the
+    # user's object store would let it corrupt the user's repository.
+    def inodes(root: Path) -> set[tuple[int, int]]:
+        return {(p.stat().st_dev, p.stat().st_ino) for p in root.rglob("*") if p.is_file()}
+
+    assert not inodes(box.workspace) & inodes(box.ws.repo / ".git")
+
+
+def test_base_snapshot_of_a_clean_checkout_is_the_base_commit(box):
+    base_tree = box.ws.snapshots.tree_of(box.ws.base_commit)
+    assert box.ws.snapshots.tree_of(box.ws.base_snapshot) == base_tree
