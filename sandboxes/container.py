@@ -44,6 +44,10 @@ REAPER_SOURCE = Path(__file__).with_name("reaper.py")
 IMAGE_ENV_KEYS = ("PATH", "VIRTUAL_ENV")
 CLEAR_WAIT_S = 3.0
 EVENT_WAIT_S = 0.5
+RESTARTED_NOTE = (
+    "[the sandbox's processes could not be cleared, so its container was restarted: "
+    "the workspace is intact, /tmp is empty]"
+)
 # `timeout` or runc could not start the command at all (no free pid, typically).
 UNSTARTED_MARKERS = ("timeout: fork system call failed", "OCI runtime exec failed")
 
@@ -164,7 +168,8 @@ class DockerSandbox:
         exit_code = api.exec_inspect(exec_id).get("ExitCode")
         timed_out = not finished or (exit_code in (124, 137) and duration >= limit * 0.95)
         if timed_out:
-            self._clear()
+            if not self._clear():
+                notes.append(RESTARTED_NOTE)
             done.wait(5.0)
             exit_code = exit_code if exit_code not in (None, 0) else 124
         output, truncated = capture.result()
@@ -172,7 +177,8 @@ class DockerSandbox:
         if not timed_out and exit_code in (125, 126, None) and unstarted:
             # Nothing ran: the container had no free pid. Clear it so the next command
             # can start (the reaper normally does this on its own).
-            self._clear()
+            if not self._clear():
+                notes.append(RESTARTED_NOTE)
             notes.append(
                 "[the command could not start: the sandbox had no free process slots. "
                 "Every process in it has been killed; run the command again]"
@@ -208,7 +214,7 @@ class DockerSandbox:
             if self.container.status == "running":
                 raise SandboxError(f"docker exec failed: {exc}") from exc
             self._restart()
-            notes.append("[the sandbox's container had stopped and was restarted; /tmp is empty]")
+            notes.append(RESTARTED_NOTE)
             return create()
 
     def _event_notes(self, since: float, wait_s: float = 0.0) -> list[str]:
@@ -238,15 +244,19 @@ class DockerSandbox:
 
     # -- clearing processes ----------------------------------------------------
 
-    def _clear(self) -> None:
-        """Kill every process of the run except PID 1 (the reaper); wait until done."""
+    def _clear(self) -> bool:
+        """Kill every process of the run except PID 1 (the reaper); wait until done.
+
+        Returns False when the reaper did not manage (stopped, gone, or outpaced) and the
+        container was restarted instead, which kills its whole cgroup.
+        """
         with contextlib.suppress(Exception):
             self.container.kill(signal="SIGUSR1")
             if self._wait_cleared(CLEAR_WAIT_S):
-                return
-        # The reaper did not manage (or is gone): a restart kills the whole cgroup.
+                return True
         with contextlib.suppress(Exception):
             self._restart()
+        return False
 
     def _reaper_host_pid(self) -> int | None:
         if self._reaper_pid is None:

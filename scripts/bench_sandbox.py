@@ -15,7 +15,9 @@ repository (what `Workspace.create` does: every file hashed, no object written);
 same into an empty store (every object compressed and written) is shown for comparison.
 "Warm" is a later snapshot after changing one file. Restore is measured after changing
 three tracked files and adding five new ones (one in a new directory), through
-`DockerSandbox.restore` (which first clears the container's processes).
+`DockerSandbox.restore` (which first clears the container's processes). Last, a per-repo
+image for two pinned wheels is built (download with the host's pip, offline install,
+commit) and then looked up again unchanged.
 """
 
 from __future__ import annotations
@@ -167,11 +169,32 @@ def bench_repo(work: Path, label: str, repo: Path, reps: int, results: Results) 
     results.add(f"restore (3 edits, 5 new files), {label}", restores)
 
 
+def bench_repo_image(work: Path, image: str, reps: int, results: Results) -> None:
+    """Per-repo image for two pinned wheels: a full build, then the unchanged-repo lookup."""
+    from sandboxes.repo_image import ensure_repo_image
+
+    repo = work / "deps"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("six==1.16.0\niniconfig==2.0.0\n")
+    commit_tree(repo)
+    images = work / "images"
+    quiet = lambda message: None  # noqa: E731
+    builds = [timed(lambda: ensure_repo_image(repo, image, images, quiet, rebuild=True))
+              for _ in range(min(reps, 3))]  # fmt: skip
+    cached = [timed(lambda: ensure_repo_image(repo, image, images, quiet)) for _ in range(reps)]
+    results.add("repo image build (2 wheels: download, install, commit)", builds)
+    results.add("repo image lookup, unchanged repo (cached)", cached)
+    built = ensure_repo_image(repo, image, images, quiet)
+    subprocess.run(["docker", "rmi", "-f", built.tag], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=7, help="repetitions per measurement")
     parser.add_argument("--files", type=int, default=6000, help="files in the large repository")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-repo-image", action="store_true",
+                        help="skip the per-repo image build (it downloads two wheels)")  # fmt: skip
     args = parser.parse_args()
 
     status = engine_status()
@@ -192,6 +215,8 @@ def main() -> None:
         bench_container(work, repos["small"][0], args.reps, results)
         for label, (path, _) in repos.items():
             bench_repo(work, label, path, args.reps, results)
+        if not args.no_repo_image:
+            bench_repo_image(work, image, args.reps, results)
         if args.json:
             args.json.write_text(json.dumps({"reps": args.reps, "results": results.rows}, indent=2))
     finally:

@@ -165,6 +165,21 @@ def test_background_processes_of_a_timed_out_command_are_gone(box):
     assert "sleep" not in listing, listing
 
 
+def test_sandbox_recovers_when_its_reaper_is_gone(box):
+    box.container.kill()  # SIGKILL to PID 1 from outside: the container stops
+    result = box.execute("echo alive; cat pkg/core.py | head -1")
+    assert result.output.split("\n")[:2] == ["alive", "def add(a, b):"]
+    assert "restarted" in result.output
+
+
+def test_timeout_recovers_when_the_reaper_is_stuck(box):
+    box.container.kill(signal="SIGSTOP")  # a stopped PID 1 cannot clear anything
+    result = box.execute("setsid sleep 1000 & sleep 100", timeout=1)
+    assert result.timed_out and "restarted" in result.output
+    listing = box.execute("ps -eo comm --no-headers").output.split()
+    assert "sleep" not in listing and listing[0] == "python3"
+
+
 # -- file system ---------------------------------------------------------------
 
 
