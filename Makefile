@@ -24,10 +24,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the dependency list changes. pip's log goes to a file: on failure
-# its tail is shown.
+# its tail is shown. The editable install uses `compat` mode (a path entry for the repo
+# root) so that a package directory added later is importable without reinstalling.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "installing Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
-	@$(BIN)/python -m pip install -e '.[$(EXTRAS)]' > $(VENV)/pip.log 2>&1 || \
+	@$(BIN)/python -m pip install --config-settings editable_mode=compat -e '.[$(EXTRAS)]' > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 40 $(VENV)/pip.log; echo "pip install failed; full log: $(VENV)/pip.log"; exit 1; }
 	@touch $@
 

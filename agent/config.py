@@ -91,6 +91,8 @@ class BotSection(Section):
     api_url: str = "https://api.github.com"
     max_steps: int = Field(default=30, ge=1)
     max_wall_s: float = Field(default=3600.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, description="tries per job before it is failed")
+    max_payload_bytes: int = Field(default=1_048_576, ge=1024, description="webhook body cap")
     auto_learn: bool = False
 
 

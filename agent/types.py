@@ -233,6 +233,8 @@ class Trajectory(Persisted):
     verified_by: VerifiedBy | None = None
     eligible_for_learning: bool = False
     seed: int | None = None
+    parent_run: str | None = Field(default=None, description="the run this one was forked from")
+    forked_at: int | None = Field(default=None, description="kept steps taken over from the parent")
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)

@@ -72,29 +72,22 @@ class Workspace:
         except GitError as exc:
             shutil.rmtree(path, ignore_errors=True)
             raise WorkspaceError(f"could not create the workspace: {exc}") from exc
-        try:
-            store = SnapshotStore.seeded(snapshot_dir, path, top, base_commit)
-        except SnapshotError as exc:
-            shutil.rmtree(path, ignore_errors=True)
-            raise WorkspaceError(str(exc)) from exc
-        base_snapshot = store.snapshot("base")
+        if (snapshot_dir / "HEAD").exists():
+            # An existing store (resume, fork) keeps its history; its first snapshot is the base.
+            store = SnapshotStore(snapshot_dir, path)
+            refs = store.refs()
+            base_snapshot = refs[0][1] if refs else store.snapshot("base")
+        else:
+            try:
+                store = SnapshotStore.seeded(snapshot_dir, path, top, base_commit)
+            except SnapshotError as exc:
+                shutil.rmtree(path, ignore_errors=True)
+                raise WorkspaceError(str(exc)) from exc
+            base_snapshot = store.snapshot("base")
         return cls(
             repo=top, path=path, base_commit=base_commit, branch=branch, snapshots=store,
             base_snapshot=base_snapshot, dirty_source=is_dirty(top),
         )  # fmt: skip
-
-    @classmethod
-    def reopen(
-        cls, repo: Path, path: Path, snapshot_dir: Path, base_commit: str, branch: str
-    ) -> Workspace:
-        """Attach to an existing workspace (resume/fork after a crash)."""
-        if not path.is_dir():
-            raise WorkspaceError(f"workspace {path} is gone; the run cannot be resumed")
-        store = SnapshotStore(snapshot_dir, path)
-        refs = store.refs()
-        if not refs:
-            raise WorkspaceError(f"no snapshots in {snapshot_dir}; the run cannot be resumed")
-        return cls(repo, path, base_commit, branch, store, refs[0][1])
 
     def diff(self) -> str:
         """The run's change against the base, from the host-side snapshot store."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import config_cmd, models_cmd, sandbox_cmd, setup_cmd
+from agent.cli import bot_cmd, config_cmd, models_cmd, sandbox_cmd, setup_cmd
 
 app = typer.Typer(
     name="engram",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 setup_cmd.register(app)
 
