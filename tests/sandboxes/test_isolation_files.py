@@ -242,3 +242,21 @@ def test_workspace_shares_no_inode_with_the_users_repository(box):
 def test_base_snapshot_of_a_clean_checkout_is_the_base_commit(box):
     base_tree = box.ws.snapshots.tree_of(box.ws.base_commit)
     assert box.ws.snapshots.tree_of(box.ws.base_snapshot) == base_tree
+
+
+def test_direct_host_git_in_the_workspace_ignores_planted_fsmonitor_and_hooks(box, tmp_path):
+    # Other host code (the repo index) lists a workspace's files with plain `git`; the
+    # settings that run programs on such commands are overridden for every call.
+    from sandboxes.gitcmd import git, toplevel
+
+    marker = tmp_path / "pwned"
+    box.execute(
+        f"git config core.fsmonitor 'touch {marker}; false' && mkdir -p .git/hooks"
+        f" && printf '#!/bin/sh\\ntouch {marker}\\n' > .git/hooks/pre-commit"
+        " && chmod +x .git/hooks/pre-commit && echo new > untracked.txt"
+    )
+    assert toplevel(box.workspace) == box.workspace
+    listed = git(["ls-files", "--cached", "--others", "--exclude-standard"], cwd=box.workspace)
+    git(["status", "--porcelain"], cwd=box.workspace)
+    git(["commit", "-qam", "host commit", "--allow-empty"], cwd=box.workspace)
+    assert "untracked.txt" in listed and not marker.exists()
