@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import bot_cmd, config_cmd, models_cmd, run_cmd, runs_cmd, setup_cmd
+from agent.cli import bot_cmd, config_cmd, models_cmd, run_cmd, runs_cmd, sandbox_cmd, setup_cmd
 
 app = typer.Typer(
     name="engram",
@@ -18,6 +18,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(runs_cmd.app, name="runs")
 run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 setup_cmd.register(app)
 
 
