@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent.backends.base import LLMBackend
 from agent.config import EngramConfig
-from agent.graph.context import EventSink
+from agent.graph.context import Event, EventSink
 from agent.home import Home
 from agent.monitor import AcceptAll, Monitor
 from agent.run import Handles
@@ -90,6 +90,7 @@ def build_handles(
     from tools.registry import Toolbox
 
     native = use_native_tools(config, backend)
+    sink = events or (lambda event: None)
     # No single command may outlast the run's own wall-time budget.
     command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
     limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,
@@ -110,12 +111,18 @@ def build_handles(
 
     return Handles(
         backend=backend,
-        make_sandbox=lambda workspace: open_sandbox(workspace, config.sandbox),
+        # The repository's own image (its dependencies installed) where it has any.
+        make_sandbox=lambda workspace: open_sandbox(
+            workspace,
+            config.sandbox,
+            images_dir=home.images,
+            report=lambda text: sink(Event("note", text=text)),
+        ),
         make_tools=make_tools,
         make_verifier=lambda sandbox, workspace: TestVerifier(sandbox),
         system_prompt=prompt,
         monitor=monitor or AcceptAll("no probe trained for this model yet"),
-        events=events or (lambda event: None),
+        events=sink,
         adapter=adapter[0] if adapter else None,
         adapter_version=adapter[1] if adapter else None,
         native_tools=native,
