@@ -71,11 +71,13 @@ def synthetic_shard(
     )  # fmt: skip
 
 
-def write_dataset(data_dir, runs: int = 40, seed: int = 0, **kwargs) -> list[Shard]:
+def write_dataset(
+    data_dir, runs: int = 40, seed: int = 0, prefix: str = "run", **kwargs
+) -> list[Shard]:
     from probes.dataset import write_shard
 
     rng = np.random.default_rng(seed)
-    shards = [synthetic_shard(f"run-{i:03d}", rng, **kwargs) for i in range(runs)]
+    shards = [synthetic_shard(f"{prefix}-{i:03d}", rng, **kwargs) for i in range(runs)]
     for shard in shards:
         write_shard(data_dir, shard)
     return shards
