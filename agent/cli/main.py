@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import config_cmd, models_cmd, setup_cmd
+from agent.cli import config_cmd, models_cmd, serve_cmd, setup_cmd
 
 app = typer.Typer(
     name="engram",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 setup_cmd.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:
