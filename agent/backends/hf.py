@@ -117,6 +117,11 @@ class HFBackend:
         return int(self._base.config.hidden_size)
 
     @property
+    def eos_token_ids(self) -> list[int]:
+        """Tokens that end a reply (`<|im_end|>`, `<|endoftext|>` for Qwen)."""
+        return list(self._eos)
+
+    @property
     def device(self) -> str:
         return str(self._base.device)
 
