@@ -11,7 +11,12 @@ Prefill tokens/s = prompt tokens / time to the first generated token; decode tok
 = (generated tokens - 1) / the time after it. Through HTTP the first token is the first
 streamed chunk, so HTTP overhead is included.
 
-    .venv/bin/python scripts/bench_backends.py --runs 5 --new-tokens 32
+On a busy machine whole-generation timings swing far more than the few percent the
+recording costs, so the script also times the recording itself: the hidden-state hook
+(per forward pass), the logits bookkeeping (entropy and log-softmax per step) and the
+per-token text bookkeeping, as microseconds per token and as a share of a token's time.
+
+    .venv/bin/python scripts/bench_backends.py --runs 5 --new-tokens 32 [--threads 1]
 """
 
 from __future__ import annotations
@@ -76,12 +81,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
+def start_server(model: str, port: int, log: Path, threads: int) -> subprocess.Popen:
     import httpx
 
     cmd = [sys.executable, "-c", "from agent.cli.main import main; main()", "serve",
            "--model", model, "--port", str(port), "--served-model-name", "bench",
-           "--log-level", "warning"]  # fmt: skip
+           "--log-level", "warning", "--threads", str(threads)]  # fmt: skip
     with log.open("w") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
@@ -97,6 +102,28 @@ def start_server(model: str, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit("engram serve did not come up in 300 s")
 
 
+def time_recording() -> dict[str, list[float]]:
+    """Wrap DecodeTrace's per-token work with timers: {what: [seconds, calls]}."""
+    from agent.backends import decoding
+
+    costs: dict[str, list[float]] = {}
+    for attr, label in (("hook", "hidden-state hook"), ("on_logits", "logprobs + entropy"),
+                        ("on_token", "token + text bookkeeping")):  # fmt: skip
+        original = getattr(decoding.DecodeTrace, attr)
+        slot = costs.setdefault(label, [0.0, 0])
+
+        def timed(self, *a, _original=original, _slot=slot):
+            started = time.perf_counter()
+            try:
+                return _original(self, *a)
+            finally:
+                _slot[0] += time.perf_counter() - started
+                _slot[1] += 1
+
+        setattr(decoding.DecodeTrace, attr, timed)
+    return costs
+
+
 def rates(gen) -> tuple[float, float]:
     n = gen.usage.completion_tokens
     decode_s = gen.seconds - gen.prefill_seconds
@@ -109,13 +136,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--no-serve", action="store_true", help="skip the HTTP condition")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
 
     from agent.backends.hf import HFBackend
     from agent.backends.openai import OpenAIBackend
 
-    hf = HFBackend(args.model)
+    hf = HFBackend(args.model, threads=args.threads)
+    costs = time_recording()
     model_dir = str(hf.base_model.name_or_path)
     layer = round(hf.num_layers * 2 / 3)
     tmp = Path(tempfile.mkdtemp(prefix="engram-bench-"))
@@ -133,7 +162,7 @@ def main() -> None:
     server = None
     if not args.no_serve:
         port = free_port()
-        server = start_server(model_dir, port, tmp / "serve.log")
+        server = start_server(model_dir, port, tmp / "serve.log", args.threads)
         client = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "bench", stream=True)
         conditions["serve+openai"] = lambda: client.generate(messages, options=opts)
 
@@ -154,7 +183,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     load = os.getloadavg()
-    print(f"\nmodel {hf.model_id}, bf16 on {hf.device}, torch threads {_threads()}, "
+    print(f"\nmodel {hf.model_id}, bf16 on {hf.device}, torch threads {_threads()} ({os.cpu_count()} cores), "
           f"{platform.processor() or platform.machine()}, load average {load[0]:.1f}")  # fmt: skip
     print(f"prompt {hf.count_tokens(messages)} tokens, {args.new_tokens} new tokens, "
           f"median of {args.runs} runs (hidden capture: layer {layer})\n")  # fmt: skip
@@ -167,6 +196,13 @@ def main() -> None:
         decode = statistics.median(d for _, d in pairs)
         summary[name] = {"prefill_tps": prefill, "decode_tps": decode, "runs": pairs}
         print(f"| {name} | {prefill:.0f} | {decode:.1f} | {decode / base_decode - 1:+.1%} |")
+    token_s = 1.0 / base_decode
+    print("\n| recording (hf) | µs per token | share of a decode step |")
+    print("|---|---|---|")
+    for name, (total, calls) in costs.items():
+        per = total / max(calls, 1)
+        summary[f"cost:{name}"] = {"us_per_token": per * 1e6, "calls": calls}
+        print(f"| {name} | {per * 1e6:.0f} | {per / token_s:.2%} |")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -23,15 +23,16 @@ Contract:
   `load_adapter` with a name already loaded replaces that adapter.
 - `logprobs` (log p of each generated token) and `entropies` (entropy in nats of the
   full next-token distribution) come from the model's raw distribution, before logit
-  bias, temperature or top-p. `logprobs` is filled where `capabilities.logprobs`;
+  bias, temperature or top-p (vLLM's default `logprobs_mode` too). `logprobs` is filled where `capabilities.logprobs`;
   `entropies` wherever the backend can compute them (`hf` always, `openai` only from a
   server that sends them, as `engram serve` does). `tokens` holds each generated
   token's text; `top_logprobs` the `options.top_logprobs` most likely alternatives.
 - `hidden` where `capabilities.hidden_states` and `options.capture_layer` is set: a
   float32 array [n_generated_tokens, hidden_size] of the output of decoder layer
-  `capture_layer` (0-based; negative counts from the end; `hidden_states[L + 1]` in
-  transformers' numbering). Row i is the state at the position that predicted token i,
-  so rows align with `logprobs` and `entropies`.
+  `capture_layer` (0-based; negative counts from the end). That is transformers'
+  `hidden_states[L + 1]`, except for the last layer, whose output here is taken before
+  the final norm. Row i is the state at the position that predicted token i, so rows
+  align with `logprobs` and `entropies`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `hf` backend: transformers + PEFT in this process. The embedded default.
 
-It is the only backend that exposes hidden states and trains (memory reuses `model`
-and `tokenizer` rather than loading a second copy). See `decoding.py` for what is
+It is the only backend that exposes hidden states and trains (memory can reuse `model`
+and `tokenizer` rather than load a second copy). See `decoding.py` for what is
 recorded per generated token and how it is aligned.
 
 Adapters: any number of LoRA adapters by name on one base model. At rest all adapter
@@ -22,21 +22,19 @@ CPU depend on both); only repeatability on one machine with the same settings.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.backends.adapters import LoraAdapters
 from agent.backends.base import BackendCapabilities, BackendError, Generation, GenerationOptions
 from agent.backends.messages import to_openai
 from agent.backends.toolcalls import ToolList, parse_tool_calls, tool_names, tool_schemas
 from agent.types import ChatMessage, TokenUsage
 
 if TYPE_CHECKING:
-    import threading as _threading
-
     from agent.backends.decoding import TextCallback
     from agent.config import ModelSection
     from agent.home import Home
@@ -77,8 +75,7 @@ class HFBackend:
         self.model_id = resolved.model_id
         self.model_sha256 = resolved.sha256
         self.load_seconds: float = getattr(self._base, "engram_load_seconds", 0.0)
-        self._peft: Any = None  # peft.PeftModel once an adapter is loaded
-        self._adapters: dict[str, Path] = {}
+        self._lora = LoraAdapters(self._base)
         self._lock = threading.RLock()
         self._layers = self._base.get_decoder().layers
         self._eos = sorted(
@@ -101,7 +98,7 @@ class HFBackend:
     @property
     def model(self) -> Any:
         """The model to train or inspect: the PeftModel when adapters are loaded, else the base."""
-        return self._peft if self._peft is not None else self._base
+        return self._lora.model
 
     @property
     def base_model(self) -> Any:
@@ -127,7 +124,7 @@ class HFBackend:
 
     @property
     def adapters(self) -> dict[str, Path]:
-        return dict(self._adapters)
+        return dict(self._lora.paths)
 
     # ------------------------------------------------------------------ prompt
     def render(self, messages: list[ChatMessage], tools: ToolList | None = None) -> str:
@@ -149,86 +146,14 @@ class HFBackend:
     # ------------------------------------------------------------------ adapters
     def load_adapter(self, name: str, path: Path) -> None:
         """Load a LoRA adapter saved in PEFT layout; an existing `name` is replaced."""
-        path = Path(path)
-        config_file = path / "adapter_config.json"
-        if not config_file.is_file():
-            raise BackendError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
-        try:
-            peft_type = json.loads(config_file.read_text()).get("peft_type")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BackendError(f"{config_file} cannot be read: {exc}") from exc
-        if peft_type != "LORA":
-            raise BackendError(f"{path}: only LoRA adapters are supported (peft_type {peft_type})")
         with self._lock:
-            if name in self._adapters:
-                self._delete(name)
-            try:
-                if self._peft is None:
-                    from peft import PeftModel
-
-                    self._peft = PeftModel.from_pretrained(
-                        self._base, str(path), adapter_name=name, is_trainable=False
-                    )
-                else:
-                    self._peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
-            except Exception as exc:
-                # A failed load may leave a half-registered adapter: remove what exists.
-                if self._peft is None:
-                    _strip_lora(self._base)
-                elif name in self._peft.peft_config:
-                    self._delete(name)
-                raise BackendError(
-                    f"cannot load adapter {name!r} from {path}: {exc}. Is it a LoRA adapter of "
-                    f"{self.model_id}?"
-                ) from exc
-            self._adapters[name] = path
-            self._rest()
+            self._require_open()
+            self._lora.load(name, Path(path), self.model_id)
 
     def unload_adapter(self, name: str) -> None:
         with self._lock:
-            if name not in self._adapters:
-                raise BackendError(
-                    f"adapter {name!r} is not loaded (loaded: {sorted(self._adapters)})"
-                )
-            self._delete(name)
-
-    def _delete(self, name: str) -> None:
-        self._adapters.pop(name, None)
-        if self._peft is None:
-            return
-        if not self._adapters:
-            # Last adapter gone: strip the LoRA layers so the base model is exactly itself again.
-            self._base = self._peft.unload()
-            self._peft = None
-            self._layers = self._base.get_decoder().layers
-            return
-        if name in self._peft.active_adapters:
-            # Hand the (disabled) active slot to a remaining adapter first, so PEFT has
-            # nothing to warn about; adapters stay disabled at rest either way.
-            self._peft.set_adapter(next(iter(self._adapters)), inference_mode=True)
-        self._peft.delete_adapter(name)
-        self._rest()
-
-    def _rest(self) -> None:
-        """The resting state: adapter layers disabled, so a plain forward is the base model."""
-        if self._peft is not None:
-            self._peft.base_model.disable_adapter_layers()
-
-    @contextlib.contextmanager
-    def _active(self, adapter: str | None) -> Iterator[None]:
-        if adapter is None:
-            yield
-            return
-        if adapter not in self._adapters:
-            raise BackendError(
-                f"adapter {adapter!r} is not loaded (loaded: {sorted(self._adapters) or 'none'})"
-            )
-        try:
-            self._peft.set_adapter(adapter, inference_mode=True)
-            self._peft.base_model.enable_adapter_layers()
-            yield
-        finally:
-            self._rest()
+            self._require_open()
+            self._lora.remove(name)
 
     @contextlib.contextmanager
     def using_adapter(self, adapter: str | None) -> Iterator[Any]:
@@ -236,7 +161,7 @@ class HFBackend:
 
         Holds the backend's lock; yields the transformers model.
         """
-        with self._lock, self._active(adapter):
+        with self._lock, self._lora.active(adapter):
             yield self._base
 
     # ------------------------------------------------------------------ generation
@@ -248,7 +173,7 @@ class HFBackend:
         options: GenerationOptions | None = None,
         *,
         on_text: TextCallback | None = None,
-        cancel: _threading.Event | None = None,
+        cancel: threading.Event | None = None,
     ) -> Generation:
         """One chat turn. `on_text` receives the reply's text in order as it is decoded
         (never text past a stop string); setting `cancel` ends generation early."""
@@ -257,6 +182,7 @@ class HFBackend:
 
         from agent.backends.decoding import DecodeTrace, LogitBias, TraceLogits, TraceStop
 
+        self._require_open()
         options = options or GenerationOptions()
         if options.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
@@ -282,7 +208,7 @@ class HFBackend:
         )
         layer = self._layer_index(options.capture_layer)
         input_ids = torch.tensor([prompt], dtype=torch.long, device=self._base.device)
-        with self._lock, self._active(adapter), torch.inference_mode():
+        with self._lock, self._lora.active(adapter), torch.inference_mode():
             handle = (
                 self._layers[layer].register_forward_hook(trace.hook) if layer is not None else None
             )
@@ -307,6 +233,7 @@ class HFBackend:
         self, trace: Any, tools: ToolList | None, layer: int | None, seconds: float,
         options: GenerationOptions,
     ) -> Generation:  # fmt: skip
+        import numpy as np
         import torch
 
         kept = trace.kept_tokens()
@@ -319,8 +246,10 @@ class HFBackend:
         else:
             finish = "length"
         hidden = None
-        if layer is not None:
+        if layer is not None and kept:
             hidden = torch.stack(trace.hidden[:kept]).float().cpu().numpy()
+        elif layer is not None:  # a stop string right at the start: no tokens kept
+            hidden = np.zeros((0, self.hidden_size), dtype=np.float32)
         ids = trace.token_ids[:kept]
         top = None
         if options.top_logprobs:
@@ -371,6 +300,7 @@ class HFBackend:
         """
         import torch
 
+        self._require_open()
         prompt = self.encode(messages, tools)
         ids = (
             self.tokenizer(completion, add_special_tokens=False)["input_ids"]
@@ -390,7 +320,7 @@ class HFBackend:
         # positions len(prompt)-1 … len(full)-2.
         span = slice(len(prompt) - 1, len(prompt) + len(ids) - 1)
         started = time.perf_counter()
-        with self._lock, self._active(adapter), torch.inference_mode():
+        with self._lock, self._lora.active(adapter), torch.inference_mode():
             handle = self._layers[layer].register_forward_hook(hook) if layer is not None else None
             try:
                 logits = self._base(input_ids=full).logits[0, span].float()
@@ -412,11 +342,16 @@ class HFBackend:
         )
 
     def close(self) -> None:
+        """Drop the model (memory is freed once no one else holds it). Idempotent."""
         with self._lock:
-            self._peft = None
-            self._adapters.clear()
+            if self._base is not None:
+                self._lora.clear()
             self._base = None
             self._layers = []
+
+    def _require_open(self) -> None:
+        if self._base is None:
+            raise BackendError("this hf backend was closed; open a new one")
 
 
 @contextlib.contextmanager
@@ -431,17 +366,6 @@ def _seeded(seed: int | None, device: Any) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-def _strip_lora(model: Any) -> None:
-    """Put back the original layers where PEFT injected LoRA layers into `model` in place
-    (what a failed `PeftModel.from_pretrained` leaves behind)."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    for name, module in list(model.named_modules()):
-        if isinstance(module, BaseTunerLayer) and "." in name:
-            parent_name, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent_name), child, module.get_base_layer())
 
 
 def _as_list(value: Any) -> list[int]:

@@ -20,7 +20,6 @@ server's `/tokenize` (vLLM, `engram serve`); without one they are an estimate.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -30,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from agent.backends.base import BackendCapabilities, BackendError, Generation, GenerationOptions
+from agent.backends.completions import StreamAccumulator, from_response, message_of
 from agent.backends.messages import to_openai
 from agent.backends.toolcalls import tool_schemas
-from agent.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
+from agent.types import ChatMessage, ToolSpec
 
 if TYPE_CHECKING:
     from agent.config import ModelSection
@@ -46,14 +46,6 @@ class ServerError(BackendError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
-
-
-_FINISH = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-}
 
 
 class OpenAIBackend:
@@ -246,69 +238,20 @@ class OpenAIBackend:
             raise
 
     def _generate_once(self, payload: dict[str, Any], started: float) -> Generation:
-        data = self._json("POST", "chat/completions", payload)
-        if not isinstance(data, dict) or not data.get("choices"):
-            raise BackendError(f"{self.base_url} answered without choices: {str(data)[:300]}")
-        choice = data["choices"][0]
-        message = choice.get("message") or {}
-        gen = _assemble(
-            content=message.get("content") or "",
-            raw_calls=message.get("tool_calls") or [],
-            finish=choice.get("finish_reason"),
-            logprob_items=(choice.get("logprobs") or {}).get("content"),
-            usage=data.get("usage"),
-        )
+        gen = from_response(self._json("POST", "chat/completions", payload), self.base_url)
         gen.seconds = time.perf_counter() - started
         return gen
 
     def _generate_stream(self, payload: dict[str, Any], started: float) -> Generation:
         payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        content: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
-        items: list[dict[str, Any]] = []
-        finish, usage, first = None, None, None
+        stream = StreamAccumulator(self.base_url)
         with self._request("POST", "chat/completions", payload, stream=True) as response:
             for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                body = line[5:].strip()
-                if body == "[DONE]":
+                if not stream.add_line(line):
                     break
-                try:
-                    chunk = json.loads(body)
-                except json.JSONDecodeError as exc:
-                    raise BackendError(
-                        f"malformed stream chunk from {self.base_url}: {body[:200]}"
-                    ) from exc
-                if "error" in chunk:
-                    raise BackendError(f"server error mid-stream: {_message_of(chunk)}")
-                usage = chunk.get("usage") or usage
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    if (delta.get("content") or delta.get("tool_calls")) and first is None:
-                        first = time.perf_counter()
-                    if delta.get("content"):
-                        content.append(delta["content"])
-                    for part in delta.get("tool_calls") or []:
-                        slot = calls.setdefault(
-                            int(part.get("index", 0)), {"function": {"arguments": ""}}
-                        )
-                        slot["id"] = part.get("id") or slot.get("id")
-                        fn = part.get("function") or {}
-                        if fn.get("name"):
-                            slot["function"]["name"] = fn["name"]
-                        slot["function"]["arguments"] += fn.get("arguments") or ""
-                    items.extend((choice.get("logprobs") or {}).get("content") or [])
-                    finish = choice.get("finish_reason") or finish
-        gen = _assemble(
-            content="".join(content),
-            raw_calls=[calls[i] for i in sorted(calls)],
-            finish=finish,
-            logprob_items=items or None,
-            usage=usage,
-        )
+        gen = stream.result()
         gen.seconds = time.perf_counter() - started
-        gen.prefill_seconds = (first or time.perf_counter()) - started
+        gen.prefill_seconds = (stream.first_output_at or time.perf_counter()) - started
         return gen
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:
@@ -354,70 +297,9 @@ class OpenAIBackend:
         self._client.close()
 
 
-# ---------------------------------------------------------------------- parsing
-
-
-def _assemble(
-    content: str,
-    raw_calls: list[dict[str, Any]],
-    finish: str | None,
-    logprob_items: list[dict[str, Any]] | None,
-    usage: dict[str, Any] | None,
-) -> Generation:
-    calls: list[ToolCall] = []
-    text = content
-    for raw in raw_calls:
-        fn = raw.get("function") or {}
-        args = fn.get("arguments") or "{}"
-        try:
-            parsed = json.loads(args) if isinstance(args, str) else args
-        except json.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict) or not fn.get("name"):
-            # What the model said is never dropped: an unusable call stays visible as text.
-            text += f'\n<tool_call>\n{{"name": {json.dumps(fn.get("name"))}, "arguments": {args}}}\n</tool_call>'
-            continue
-        calls.append(ToolCall(name=fn["name"], arguments=parsed, id=raw.get("id")))
-    gen = Generation(
-        text=text,
-        tool_calls=calls,
-        finish_reason="tool_calls" if calls else _FINISH.get(finish or "stop", "stop"),
-    )
-    if usage:
-        gen.usage = TokenUsage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-    if logprob_items:
-        gen.tokens = [str(i.get("token", "")) for i in logprob_items]
-        gen.logprobs = [float(i.get("logprob", 0.0)) for i in logprob_items]
-        if any(i.get("top_logprobs") for i in logprob_items):
-            gen.top_logprobs = [
-                [
-                    (str(t.get("token", "")), float(t.get("logprob", 0.0)))
-                    for t in i.get("top_logprobs") or []
-                ]
-                for i in logprob_items
-            ]
-        # `entropy` is an engram serve extension; other servers do not send it, and an
-        # estimate from the top few logprobs would not be the same quantity.
-        if all("entropy" in i for i in logprob_items):
-            gen.entropies = [float(i["entropy"]) for i in logprob_items]
-    return gen
-
-
-def _message_of(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err)[:500]
-        return str(err)[:500]
-    return str(body)[:500]
-
-
 def _error_message(response: httpx.Response) -> str:
     try:
-        return _message_of(response.json())
+        return message_of(response.json())
     except ValueError:
         return response.text.strip()[:500] or response.reason_phrase
 

@@ -33,7 +33,8 @@ def run_server(
     import uvicorn
 
     from agent.backends.base import BackendError
-    from agent.serve.app import ServeState, create_app
+    from agent.serve.app import create_app
+    from agent.serve.state import ServeState
 
     for name, path in (adapters or {}).items():
         try:
@@ -58,8 +59,14 @@ def run_server(
         f"serving {served_name} on http://{host}:{port}/v1 — one request at a time on the model; "
         "Ctrl-C stops"
     )
-    server.run()
+    try:
+        server.run()
+    except SystemExit:
+        # uvicorn exits the process when it cannot bind; say why in engram's words.
+        if server.started:
+            raise
     if not server.started:
         raise ServeError(
-            f"could not listen on {host}:{port} (is the port in use?). Pick another --port."
+            f"could not listen on {host}:{port} (in use, or not an address of this machine). "
+            "Pick another --port or --host."
         )

@@ -155,3 +155,19 @@ def test_bad_adapter_folders_are_refused(hf_backend, tmp_path):
         hf_backend.load_adapter("x", tmp_path)  # config but no weights
     assert hf_backend.adapters == {}
     assert not any("lora" in name for name, _ in hf_backend.base_model.named_modules())
+
+
+@pytest.mark.gpu
+def test_generation_and_capture_on_cuda(embedded_model_dir):
+    from agent.backends.hf import HFBackend
+
+    backend = HFBackend(str(embedded_model_dir), device="cuda")
+    try:
+        gen = backend.generate(
+            PROMPT, options=GenerationOptions(max_new_tokens=4, capture_layer=-8, seed=0)
+        )
+        assert backend.device.startswith("cuda")
+        assert gen.usage.completion_tokens == 4 and gen.hidden.shape == (4, backend.hidden_size)
+        assert isinstance(gen.hidden, np.ndarray)
+    finally:
+        backend.close()
