@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import bot_cmd, config_cmd, models_cmd, probes_cmd, setup_cmd
+from agent.cli import bot_cmd, config_cmd, models_cmd, probes_cmd, serve_cmd, setup_cmd
 
 app = typer.Typer(
     name="engram",
@@ -18,6 +18,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(probes_cmd.app, name="probes")
 setup_cmd.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:
