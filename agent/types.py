@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.types import GroundingResult, NameCheck, ToolCall, ToolSpec  # noqa: F401  (re-exported)
+# Re-exported: tools own these, everything above tools reaches them through agent.types.
+from tools.types import (  # noqa: F401
+    GroundingResult,
+    NameCheck,
+    TestOutcome,
+    TestRun,
+    ToolCall,
+    ToolSpec,
+)
 
 FORMAT_VERSION = 1
 
@@ -155,6 +163,7 @@ class Step(Model):
     thought: str = ""
     action: ToolCall | None = None
     format_error: str | None = None
+    notes: list[str] = Field(default_factory=list, description="harness notes shown with the result")
     observation: Observation | None = None
     readings: list[ProbeReading] = Field(default_factory=list)
     snapshot_before: str | None = None
@@ -188,14 +197,6 @@ class ExitStatus(StrEnum):
     CONTEXT_OVERFLOW = "context_overflow"
     INTERRUPTED = "interrupted"
     ERROR = "error"
-
-
-class TestOutcome(Model):
-    __test__ = False  # not a pytest class
-
-    test_id: str
-    passed: bool
-    message: str = ""
 
 
 class Verification(Model):

@@ -13,12 +13,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.actions import parse_reply
 from agent.backends.base import GenerationOptions
 from agent.graph.context import Event, RunContext
 from agent.graph.state import AgentState, dump, kept_steps, steps_of
 from agent.monitor import MonitorInput
 from agent.prompting import build_messages
+from tools.protocol import parse_reply
 from agent.types import (
     Decision,
     ExitStatus,
@@ -118,10 +118,12 @@ def call_model(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     )
     model_s = time.perf_counter() - model_started
     ctx.last_generation = generation
-    thought, action, format_error = parse_reply(generation.text, generation.tool_calls, specs)
+    parsed = parse_reply(generation.text, generation.tool_calls, specs,
+                         finished=generation.finish_reason != "length")  # fmt: skip
     pending = Step(
-        index=calls, message=generation.text, thought=thought, action=action,
-        format_error=format_error, tokens=generation.usage, temperature=options.temperature,
+        index=calls, message=generation.text, thought=parsed.thought, action=parsed.action,
+        format_error=parsed.format_error, notes=list(parsed.notes), tokens=generation.usage,
+        temperature=options.temperature,
         timings=StepTimings(model_s=model_s), started_at=started_at,
     )  # fmt: skip
     ctx.events(Event("proposed", pending))
