@@ -75,9 +75,13 @@ class ProbeMonitor:
             else:
                 self._features[step_key(item.step)] = pending
                 history = [f for s in item.history if (f := self._features.get(step_key(s)))]
-                reading = self.probe.score(pending, history)
+                try:
+                    reading = self.probe.score(pending, history)
+                except ValueError as exc:
+                    # E.g. a probe of another hidden size: probes go off, the run goes on.
+                    reading = self._off(item, f"the probe cannot score these features ({exc})")
                 lacking = len(item.history) - len(history)
-                if lacking:
+                if lacking and reading.step_score is not None:
                     reading.reason += (
                         f" (prefix over {len(history)} of {len(item.history)} kept steps: "
                         f"{lacking} have no features in this process)"

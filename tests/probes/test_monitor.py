@@ -295,3 +295,10 @@ def test_a_teacher_of_another_model_is_refused():
 def test_registry_names_and_hub_ids_are_one_model():
     assert canonical_model_id("qwen2.5-coder-0.5b-instruct") == "Qwen/Qwen2.5-Coder-0.5B-Instruct"
     assert canonical_model_id("Org/Model") == "Org/Model"
+
+
+def test_a_probe_of_another_hidden_size_turns_probes_off_instead_of_failing(trained):
+    monitor = ProbeMonitor(trained)
+    r = monitor.assess(MonitorInput(step(0), generation(1.0, dim=32), []))
+    assert r.decision == Decision.ACCEPT and r.step_score is None
+    assert "cannot score" in r.reason
