@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent.backends.base import LLMBackend
 from agent.config import EngramConfig
-from agent.graph.context import EventSink
+from agent.graph.context import Event, EventSink
 from agent.home import Home
 from agent.monitor import AcceptAll, Monitor
 from agent.run import Handles
@@ -83,16 +83,18 @@ def build_handles(
     before_node: Callable[[str], None] | None = None,
 ) -> Handles:
     """Everything a Runner needs for `task`. `adapter` is (name loaded in the backend, version)."""
+    from agent.prompting import system_prompt
+    from agent.verify import TestVerifier
     from sandboxes.factory import open_sandbox
     from tools.base import ToolContext, ToolLimits
     from tools.registry import Toolbox
 
-    from agent.prompting import system_prompt
-    from agent.verify import TestVerifier
-
     native = use_native_tools(config, backend)
-    limits = ToolLimits(output_chars=config.agent.observation_chars,
-                        bash_timeout_s=config.sandbox.command_timeout_s)  # fmt: skip
+    sink = events or (lambda event: None)
+    # No single command may outlast the run's own wall-time budget.
+    command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
+    limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,
+                        max_timeout_s=command_cap, tests_timeout_s=command_cap)  # fmt: skip
 
     def make_tools(sandbox, workspace):
         ctx = ToolContext(
@@ -109,12 +111,18 @@ def build_handles(
 
     return Handles(
         backend=backend,
-        make_sandbox=lambda workspace: open_sandbox(workspace, config.sandbox),
+        # The repository's own image (its dependencies installed) where it has any.
+        make_sandbox=lambda workspace: open_sandbox(
+            workspace,
+            config.sandbox,
+            images_dir=home.images,
+            report=lambda text: sink(Event("note", text=text)),
+        ),
         make_tools=make_tools,
         make_verifier=lambda sandbox, workspace: TestVerifier(sandbox),
         system_prompt=prompt,
         monitor=monitor or AcceptAll("no probe trained for this model yet"),
-        events=events or (lambda event: None),
+        events=sink,
         adapter=adapter[0] if adapter else None,
         adapter_version=adapter[1] if adapter else None,
         native_tools=native,

@@ -72,5 +72,7 @@ class TestVerifier:
 
     def verify(self, task: Task) -> Verification:
         ids = [*task.fail_to_pass, *task.pass_to_pass]
-        run = run_test_suite(self.sandbox, tests=ids, timeout=self.timeout, command=task.test_command)
+        run = run_test_suite(
+            self.sandbox, tests=ids, timeout=self.timeout, command=task.test_command
+        )
         return grade(run, task.fail_to_pass, task.pass_to_pass)

@@ -18,7 +18,6 @@ from agent.graph.context import Event, RunContext
 from agent.graph.state import AgentState, dump, kept_steps, steps_of
 from agent.monitor import MonitorInput
 from agent.prompting import build_messages
-from tools.protocol import parse_reply
 from agent.types import (
     Decision,
     ExitStatus,
@@ -29,8 +28,11 @@ from agent.types import (
     TokenUsage,
     utcnow,
 )
+from tools.protocol import parse_reply
 
 READ_ONLY_TOOLS = {"view", "search"}
+# A second submit on an unchanged tree confirms the first (the tool refuses once).
+REPEATABLE_TOOLS = {"submit"}
 MAX_TEMPERATURE_BOOST = 1.0
 
 
@@ -148,6 +150,8 @@ def find_repeat(pending: Step, kept: list[Step]) -> Step | None:
     Its observation would be the same again, so running it teaches the model nothing
     (small models loop on exactly this).
     """
+    if pending.action is not None and pending.action.name in REPEATABLE_TOOLS:
+        return None
     for earlier in reversed(kept):
         if _same_action(pending, earlier):
             return earlier
