@@ -8,7 +8,8 @@ predicted the step's tokens — what the generating model's states were, up to n
 and tokenisation. `TeacherBackend` wraps the server backend so that the graph and the
 monitor see ordinary Generations with `hidden` filled.
 
-Cost: one prefill-sized forward pass per step on this machine (see docs/probes.md).
+Cost: one prefill-sized forward pass per step (see docs/probes.md), and the model's
+memory once per process (`open_teacher` keeps the teacher for the next run).
 Where no in-process copy of the model can be loaded, `open_teacher` raises
 `TeacherUnavailable` with the reason, and probes are off for the run (the monitor says
 so in every reading).
@@ -61,8 +62,13 @@ def canonical_model_id(model_id: str) -> str:
     return spec.hub_id if spec is not None else model_id
 
 
+# The last teacher loaded, by what it was loaded from: a bench or a bot runs many tasks in
+# one process and builds a run's parts per task; the model is loaded once.
+_loaded: dict[tuple, Teacher] = {}
+
+
 def open_teacher(section: ModelSection, home: Home | None = None) -> Teacher:
-    """Load the configured model in process, for teacher forcing."""
+    """The configured model in process, for teacher forcing (loaded once per process)."""
     try:
         from agent.backends.hf import HFBackend
     except ImportError as exc:  # pragma: no cover - the hf backend ships with engram
@@ -71,14 +77,19 @@ def open_teacher(section: ModelSection, home: Home | None = None) -> Teacher:
     from agent.home import Home
 
     home = home or Home.resolve()
+    key = (section.name, section.dtype, section.device, section.threads, str(home.models))
+    if key in _loaded:
+        return _loaded[key]
     try:
-        # The teacher only scores text, so it runs on the CPU unless the config says otherwise.
-        return HFBackend(
+        teacher = HFBackend(
             section.name, dtype=section.dtype, device=section.device, threads=section.threads,
             models_dir=home.models,
         )  # fmt: skip
     except (BackendError, OSError, ValueError) as exc:
         raise TeacherUnavailable(f"model {section.name!r} cannot be loaded here: {exc}") from exc
+    _loaded.clear()  # one at a time: a teacher is a whole model in memory
+    _loaded[key] = teacher
+    return teacher
 
 
 class TeacherBackend:
@@ -146,7 +157,5 @@ class TeacherBackend:
         self.teacher.unload_adapter(name)
 
     def close(self) -> None:
+        # The teacher outlives the run: open_teacher keeps it for the next one.
         self.inner.close()
-        close = getattr(self.teacher, "close", None)
-        if close is not None:
-            close()

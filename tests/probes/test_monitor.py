@@ -14,16 +14,14 @@ from agent.backends.fake import FakeBackend
 from agent.config import EngramConfig
 from agent.monitor import AcceptAll, MonitorInput
 from agent.types import Decision, Step
-from probes.dataset import Dataset
 from probes.features import Pooling, StepFeatures
 from probes.monitor import ProbeMonitor, open_probing
 from probes.probe import Probe, ScriptedProbe, decide
 from probes.store import ProbeStore
 from probes.teacher import TeacherBackend, TeacherUnavailable, canonical_model_id
-from probes.training import TrainOptions, train_probe
-from tests.probes.synthetic import write_dataset
+from tests.probes.conftest import PROBE_LAYER
 
-LAYER = 2
+LAYER = PROBE_LAYER
 
 
 def features(value: float, dim: int = 16) -> StepFeatures:
@@ -41,13 +39,6 @@ def generation(value: float, tokens: int = 4, dim: int = 16) -> Generation:
 
 def step(index: int) -> Step:
     return Step(index=index, message=f"message {index}")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("data")
-    write_dataset(directory, runs=30, seed=5, layer=LAYER)
-    return train_probe(Dataset.load(directory), "test/model", TrainOptions(l2=1.0))[0]
 
 
 # --------------------------------------------------------------------------- policy
