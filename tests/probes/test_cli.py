@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.types import ExitStatus
 from probes.store import ProbeStore
 from tests.probes.synthetic import write_dataset
 
@@ -73,3 +74,20 @@ def test_train_without_data_says_what_to_do(isolated_home):
     proc = engram(isolated_home, "train", "--model", MODEL)
     assert proc.returncode == 2
     assert "collect runs first" in proc.stderr
+
+
+def test_runs_show_prints_the_probe_scores_and_writes_the_plot(isolated_home, tmp_path):
+    from memory.trajectories import TrajectoryStore
+    from tests.probes.test_plots import _trajectory
+
+    trajectory = _trajectory()
+    trajectory.exit_status = ExitStatus.SUBMITTED
+    TrajectoryStore(isolated_home / "runs").save(trajectory)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGRAM_")}
+    env |= {"ENGRAM_HOME": str(isolated_home), "COLUMNS": "200"}
+    png = tmp_path / "scores.png"
+    proc = subprocess.run([ENGRAM, "runs", "show", trajectory.run_id, "--plot", str(png)],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "prefix ▁▄▄▇▃" in proc.stdout and "marks   ru↺" in proc.stdout
+    assert png.read_bytes()[:4] == b"\x89PNG"
