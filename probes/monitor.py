@@ -122,6 +122,11 @@ def open_probing(backend: LLMBackend, config: EngramConfig, home: Home | None = 
         reason = (f"no probe is trained for {model_id} yet: collect runs, then "
                   "`engram probes train`")  # fmt: skip
         return Probing(backend, AcceptAll(reason), None, reason)
+    backend_sha = getattr(backend, "model_sha256", None)
+    if probe.card.model_sha256 and backend_sha and probe.card.model_sha256 != backend_sha:
+        reason = (f"the probe for {model_id} was trained on another build of it (sha256 "
+                  f"{probe.card.model_sha256[:12]}…, this one {backend_sha[:12]}…): retrain it")  # fmt: skip
+        return Probing(backend, AcceptAll(reason), None, reason)
     layer = probe.layer
     note = f"probe {probe.probe_id} on layer {layer}"
     if config.probes.layer is not None and config.probes.layer != layer:

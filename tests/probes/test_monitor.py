@@ -293,3 +293,13 @@ def test_a_probe_of_another_hidden_size_turns_probes_off_instead_of_failing(trai
     r = monitor.assess(MonitorInput(step(0), generation(1.0, dim=32), []))
     assert r.decision == Decision.ACCEPT and r.step_score is None
     assert "cannot score" in r.reason
+
+
+def test_a_probe_of_another_build_of_the_model_is_not_used(trained):
+    ProbeStore.for_home().save(trained.__class__(
+        trained.card.model_copy(update={"model_sha256": "a" * 64}), trained.step, trained.prefix))  # fmt: skip
+    backend = FakeBackend([], model_id="test/model",
+                          capabilities=BackendCapabilities(hidden_states=True))  # fmt: skip
+    backend.model_sha256 = "b" * 64
+    probing = open_probing(backend, EngramConfig())
+    assert isinstance(probing.monitor, AcceptAll) and "another build" in probing.note
