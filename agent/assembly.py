@@ -31,24 +31,9 @@ class Choice:
 
 
 def make_backend(config: EngramConfig, home: Home) -> LLMBackend:
-    kind = config.model.backend
-    if kind == "auto":
-        kind = "hf"
-    if kind == "hf":
-        from agent.backends.hf import HFBackend
-        from agent.models.loader import resolve_model
+    from agent.backends.factory import open_backend
 
-        return HFBackend.load(resolve_model(config.model.name, home.models), config.model)
-    if kind == "openai":
-        from agent.backends.openai import OpenAIBackend
-
-        return OpenAIBackend.from_config(config.model)
-    if kind == "llamacpp":
-        from agent.backends.llamacpp import LlamaCppBackend
-        from agent.models.loader import resolve_model
-
-        return LlamaCppBackend.load(resolve_model(config.model.name, home.models), config.model)
-    raise ValueError(f"backend {kind!r} cannot be built from config (fake is for tests)")
+    return open_backend(config.model, home)
 
 
 def use_native_tools(config: EngramConfig, backend: LLMBackend) -> bool:
