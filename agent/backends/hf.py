@@ -114,6 +114,11 @@ class HFBackend:
         return int(self._base.config.hidden_size)
 
     @property
+    def vocab_size(self) -> int:
+        """Rows of the output layer: the valid token ids for logit bias."""
+        return int(self._vocab)
+
+    @property
     def eos_token_ids(self) -> list[int]:
         """Tokens that end a reply (`<|im_end|>`, `<|endoftext|>` for Qwen)."""
         return list(self._eos)
