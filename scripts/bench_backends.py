@@ -2,19 +2,23 @@
 
 Conditions, run round-robin so that machine load drifts over all of them alike:
 
-- hf            the in-process backend, bf16, no adapter
-- hf+adapter    with a LoRA adapter active (r=16 on all seven projections, as memory trains)
-- hf+hidden     with hidden-state capture of one layer (about two thirds of the depth)
-- serve+openai  the openai backend (streaming) against `engram serve` on loopback
+- hf              the in-process backend, bf16, no adapter loaded
+- hf, adapter off a second instance with a LoRA adapter loaded but not used (adapter=None)
+- hf+adapter      that adapter active (r=16 on all seven projections, as memory trains)
+- hf+hidden       the first instance with hidden-state capture of one layer (2/3 depth)
+- serve+openai    the openai backend (streaming) against `engram serve` on loopback
 
 Prefill tokens/s = prompt tokens / time to the first generated token; decode tokens/s
 = (generated tokens - 1) / the time after it. Through HTTP the first token is the first
 streamed chunk, so HTTP overhead is included.
 
-On a busy machine whole-generation timings swing far more than the few percent the
-recording costs, so the script also times the recording itself: the hidden-state hook
-(per forward pass), the logits bookkeeping (entropy and log-softmax per step) and the
-per-token text bookkeeping, as microseconds per token and as a share of a token's time.
+Wall-clock speed on a shared machine swings with everyone else's load, so the script
+also counts CPU time, which other processes barely disturb: CPU seconds per request
+(for serve+openai: the server's CPU plus the client's) and, in process, CPU ms per
+decoded token. With --threads 1 CPU time is compute time; with more threads it also
+includes OpenMP's spin-waiting. Finally it times the recording itself (thread CPU per
+call): the hidden-state hook, the logits bookkeeping (log-softmax, entropy) and the
+per-token text bookkeeping.
 
     .venv/bin/python scripts/bench_backends.py --runs 5 --new-tokens 32 [--threads 1]
 """
@@ -102,8 +106,16 @@ def start_server(model: str, port: int, log: Path, threads: int) -> subprocess.P
     raise SystemExit("engram serve did not come up in 300 s")
 
 
+MARK: dict[str, float] = {}
+
+
 def time_recording() -> dict[str, list[float]]:
-    """Wrap DecodeTrace's per-token work with timers: {what: [seconds, calls]}."""
+    """Wrap DecodeTrace's per-token work with CPU timers: {what: [cpu seconds, calls]}.
+
+    Thread CPU time, not wall time: on a shared machine a preempted call would otherwise
+    be charged for other processes' work. Also marks the process CPU clock at the first
+    logits of each generation (the end of prefill), for the CPU cost of decoding alone.
+    """
     from agent.backends import decoding
 
     costs: dict[str, list[float]] = {}
@@ -112,22 +124,46 @@ def time_recording() -> dict[str, list[float]]:
         original = getattr(decoding.DecodeTrace, attr)
         slot = costs.setdefault(label, [0.0, 0])
 
-        def timed(self, *a, _original=original, _slot=slot):
-            started = time.perf_counter()
+        def timed(self, *a, _original=original, _slot=slot, _attr=attr):
+            if _attr == "on_logits" and self.first_logits_at is None:
+                MARK["cpu_first_token"] = time.process_time()
+            started = time.thread_time()
             try:
                 return _original(self, *a)
             finally:
-                _slot[0] += time.perf_counter() - started
+                _slot[0] += time.thread_time() - started
                 _slot[1] += 1
 
         setattr(decoding.DecodeTrace, attr, timed)
     return costs
 
 
-def rates(gen) -> tuple[float, float]:
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of another process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(run, server_pid: int | None) -> dict[str, float]:
+    MARK.clear()
+    cpu0 = time.process_time()
+    remote0 = proc_cpu(server_pid) if server_pid else 0.0
+    gen = run()
+    cpu = time.process_time() - cpu0
+    if server_pid:
+        cpu += proc_cpu(server_pid) - remote0
     n = gen.usage.completion_tokens
-    decode_s = gen.seconds - gen.prefill_seconds
-    return gen.usage.prompt_tokens / gen.prefill_seconds, (n - 1) / decode_s
+    out = {
+        "tokens": n,
+        "prefill_tps": gen.usage.prompt_tokens / gen.prefill_seconds,
+        "decode_tps": (n - 1) / (gen.seconds - gen.prefill_seconds),
+        "cpu_s_per_request": cpu,
+    }
+    if "cpu_first_token" in MARK and not server_pid:
+        out["cpu_ms_per_decoded_token"] = (
+            1000 * (time.process_time() - MARK["cpu_first_token"]) / (n - 1)
+        )
+    return out
 
 
 def main() -> None:
@@ -144,11 +180,12 @@ def main() -> None:
     from agent.backends.openai import OpenAIBackend
 
     hf = HFBackend(args.model, threads=args.threads)
+    adapted = HFBackend(args.model, threads=args.threads)
     costs = time_recording()
     model_dir = str(hf.base_model.name_or_path)
     layer = round(hf.num_layers * 2 / 3)
     tmp = Path(tempfile.mkdtemp(prefix="engram-bench-"))
-    hf.load_adapter("bench", make_adapter(model_dir, tmp / "adapter"))
+    adapted.load_adapter("bench", make_adapter(model_dir, tmp / "adapter"))
     messages = [ChatMessage(role="user", content=PROMPT_TEXT)]
     # Never stop early: every run generates exactly --new-tokens tokens.
     no_eos = {i: -100.0 for i in hf.eos_token_ids}
@@ -156,7 +193,8 @@ def main() -> None:
 
     conditions = {
         "hf": lambda: hf.generate(messages, options=opts),
-        "hf+adapter": lambda: hf.generate(messages, adapter="bench", options=opts),
+        "hf, adapter off": lambda: adapted.generate(messages, options=opts),
+        "hf+adapter": lambda: adapted.generate(messages, adapter="bench", options=opts),
         "hf+hidden": lambda: hf.generate(messages, options=replace(opts, capture_layer=layer)),
     }
     server = None
@@ -166,15 +204,16 @@ def main() -> None:
         client = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "bench", stream=True)
         conditions["serve+openai"] = lambda: client.generate(messages, options=opts)
 
-    results: dict[str, list[tuple[float, float]]] = {k: [] for k in conditions}
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in conditions}
     try:
         for run in conditions.values():  # warm-up, not counted
             run()
         for i in range(args.runs):
             for name, run in conditions.items():
-                gen = run()
-                assert gen.usage.completion_tokens == args.new_tokens, (name, gen.usage)
-                results[name].append(rates(gen))
+                pid = server.pid if name == "serve+openai" and server else None
+                record = measure(run, pid)
+                assert record["tokens"] == args.new_tokens, (name, record)
+                results[name].append(record)
             print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
     finally:
         if server is not None:
@@ -183,26 +222,36 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     load = os.getloadavg()
-    print(f"\nmodel {hf.model_id}, bf16 on {hf.device}, torch threads {_threads()} ({os.cpu_count()} cores), "
-          f"{platform.processor() or platform.machine()}, load average {load[0]:.1f}")  # fmt: skip
+    print(f"\nmodel {hf.model_id}, bf16 on {hf.device}, torch threads {_threads()} "
+          f"({os.cpu_count()} cores), {platform.processor() or platform.machine()}, "
+          f"load average {load[0]:.1f}")  # fmt: skip
     print(f"prompt {hf.count_tokens(messages)} tokens, {args.new_tokens} new tokens, "
           f"median of {args.runs} runs (hidden capture: layer {layer})\n")  # fmt: skip
-    print("| condition | prefill tokens/s | decode tokens/s | decode vs hf |")
-    print("|---|---|---|---|")
-    base_decode = statistics.median(d for _, d in results["hf"])
-    summary = {}
-    for name, pairs in results.items():
-        prefill = statistics.median(p for p, _ in pairs)
-        decode = statistics.median(d for _, d in pairs)
-        summary[name] = {"prefill_tps": prefill, "decode_tps": decode, "runs": pairs}
-        print(f"| {name} | {prefill:.0f} | {decode:.1f} | {decode / base_decode - 1:+.1%} |")
-    token_s = 1.0 / base_decode
-    print("\n| recording (hf) | µs per token | share of a decode step |")
+    print("| condition | prefill tokens/s | decode tokens/s | CPU ms per decoded token "
+          "| CPU s per request | CPU vs hf |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+
+    def med(name: str, key: str) -> float | None:
+        values = [r[key] for r in results[name] if key in r]
+        return statistics.median(values) if values else None
+
+    base_cpu = med("hf", "cpu_s_per_request")
+    summary: dict[str, dict] = {}
+    for name in results:
+        row = {k: med(name, k) for k in ("prefill_tps", "decode_tps", "cpu_ms_per_decoded_token",
+                                         "cpu_s_per_request")}  # fmt: skip
+        summary[name] = {**row, "runs": results[name]}
+        per_token = row["cpu_ms_per_decoded_token"]
+        print(f"| {name} | {row['prefill_tps']:.0f} | {row['decode_tps']:.1f} | "
+              f"{'-' if per_token is None else f'{per_token:.0f}'} | "
+              f"{row['cpu_s_per_request']:.2f} | {row['cpu_s_per_request'] / base_cpu - 1:+.1%} |")  # fmt: skip
+    token_cpu = med("hf", "cpu_ms_per_decoded_token") / 1000
+    print("\n| recording (hf, main thread CPU) | µs per token | share of a token's decode CPU |")
     print("|---|---|---|")
     for name, (total, calls) in costs.items():
         per = total / max(calls, 1)
         summary[f"cost:{name}"] = {"us_per_token": per * 1e6, "calls": calls}
-        print(f"| {name} | {per * 1e6:.0f} | {per / token_s:.2%} |")
+        print(f"| {name} | {per * 1e6:.0f} | {per / token_cpu:.2%} |")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -82,7 +82,9 @@ class HFBackend:
             {i for i in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id) if i is not None}
             | set(_as_list(self._base.generation_config.eos_token_id))
         )
-        self._vocab = self._base.get_output_embeddings().weight.shape[0]
+        head = self._base.get_output_embeddings()
+        self._vocab = head.weight.shape[0]
+        head.register_forward_pre_hook(_canonical_head_input)
 
     @classmethod
     def from_config(cls, section: ModelSection, home: Home | None = None) -> HFBackend:
@@ -112,6 +114,11 @@ class HFBackend:
     @property
     def hidden_size(self) -> int:
         return int(self._base.config.hidden_size)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the output layer: the valid token ids for logit bias."""
+        return int(self._vocab)
 
     @property
     def eos_token_ids(self) -> list[int]:
@@ -366,6 +373,24 @@ def _seeded(seed: int | None, device: Any) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def _canonical_head_input(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Give the LM head its input with plain strides.
+
+    At prefill the head sees the last position sliced out of the prompt's hidden states:
+    shape (1, 1, hidden) with a batch stride of prompt_len * hidden. With a frozen
+    weight (requires_grad=False, which PEFT sets on the base model and which stays after
+    the adapters are gone) torch 2.13 on CPU then takes a batched-matmul path that costs
+    about a second for a 152k vocabulary instead of 30 ms (scripts/bench_backends.py,
+    docs/backends.md). Copying the one row to fresh strides avoids it.
+    """
+    import torch
+
+    x = args[0]
+    if x.dim() == 3 and x.stride(0) != x.shape[1] * x.shape[2]:
+        return (x.clone(memory_format=torch.contiguous_format), *args[1:])
+    return None
 
 
 def _as_list(value: Any) -> list[int]:

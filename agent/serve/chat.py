@@ -70,7 +70,7 @@ def _prepare(state: ServeState, body: Any) -> _Prepared:
         max_new_tokens=asked or min(state.default_max_tokens, room),
         seed=req.seed,
         stop=req.stop_list(),
-        logit_bias=req.bias(),
+        logit_bias=req.bias(state.backend.vocab_size),
         top_logprobs=(req.top_logprobs or 0) if req.logprobs else 0,
     )
     return _Prepared(req, adapter, messages, tools, options)

@@ -122,7 +122,7 @@ class ChatRequest(_Request):
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
-    def bias(self) -> dict[int, float]:
+    def bias(self, vocab_size: int) -> dict[int, float]:
         out: dict[int, float] = {}
         for key, value in (self.logit_bias or {}).items():
             try:
@@ -131,6 +131,12 @@ class ChatRequest(_Request):
                 raise ApiError(
                     400, f"logit_bias key {key!r} is not a token id", param="logit_bias"
                 ) from None
+            if not 0 <= token < vocab_size:
+                raise ApiError(
+                    400,
+                    f"logit_bias token id {token} is outside the vocabulary",
+                    param="logit_bias",
+                )
             if not -100 <= value <= 100:
                 raise ApiError(400, "logit_bias values must lie in [-100, 100]", param="logit_bias")
             out[token] = value

@@ -56,7 +56,7 @@ def run_server(
     )
     server = uvicorn.Server(config)
     report(
-        f"serving {served_name} on http://{host}:{port}/v1 — one request at a time on the model; "
+        f"starting: {served_name} on http://{host}:{port}/v1 — one request at a time on the model; "
         "Ctrl-C stops"
     )
     try:

@@ -171,3 +171,20 @@ def test_generation_and_capture_on_cuda(embedded_model_dir):
         assert isinstance(gen.hidden, np.ndarray)
     finally:
         backend.close()
+
+
+def test_lm_head_gets_plain_strides_after_peft_froze_the_weights(hf_backend, lora_adapters):
+    # A sliced prefill row with a frozen head weight sends torch 2.13 down a ~1 s
+    # batched-matmul path; the backend re-strides the row first (see _canonical_head_input).
+    seen = []
+    head = hf_backend.base_model.get_output_embeddings()
+    handle = head.register_forward_pre_hook(lambda _m, args: seen.append(args[0].stride()))
+    hf_backend.load_adapter("alpha", lora_adapters["alpha"])
+    hf_backend.unload_adapter("alpha")
+    try:
+        assert not head.weight.requires_grad  # PEFT froze it, and it stays frozen
+        hf_backend.generate(PROMPT, options=GenerationOptions(max_new_tokens=2))
+    finally:
+        handle.remove()
+    hidden = hf_backend.hidden_size
+    assert seen == [(hidden, hidden, 1)] * 2

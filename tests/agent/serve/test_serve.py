@@ -218,6 +218,12 @@ def test_loading_a_name_twice_needs_load_inplace(engram_server, lora_adapters):
             400,
             "logit_bias",
         ),
+        (
+            "chat/completions",
+            {"model": NAME, "messages": HELLO, "logit_bias": {"999999999": 1}, "stream": True},
+            400,
+            "logit_bias",
+        ),
         ("load_lora_adapter", {"lora_name": "x"}, 400, None),
         ("load_lora_adapter", {"lora_name": "x", "lora_path": "/no/such/dir"}, 404, "lora_path"),
         ("unload_lora_adapter", {"lora_name": "never-loaded"}, 404, "lora_name"),
