@@ -8,11 +8,12 @@ Builds real agent turns on a copy of the repository with a bug injected (Money._
 subtracts): the system prompt carries `render_protocol`, earlier steps are replayed
 through the real tools (so observations are what the agent would see), then the
 embedded model (Qwen2.5-Coder-0.5B-Instruct, transformers, CPU) writes the next
-reply. Each reply is parsed (`parse_action`), validated, and executed in a local
-sandbox. Prints, over all replies: parsed into a valid call, strictly well-formed
+reply. Each reply is parsed (`parse_action`), validated, and executed in a Docker sandbox
+(the model's commands are untrusted: no network, nothing of the host). Prints, over all replies: parsed into a valid call, strictly well-formed
 (a closed ```tool block, no leniency needed), executed without error; the tools
 chosen; and the format errors met. Greedy decoding plus `--samples` sampled replies
-(temperature 0.7) per scenario. Replies are written to --out for inspection.
+(temperature 0.7) per scenario; generation stops after the first complete fenced block.
+Replies are written to --out for inspection.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -85,6 +85,20 @@ def inject_bug(repo: Path) -> None:
     subprocess.run(["git", "commit", "-qam", "inject bug"], cwd=repo, check=True, env=GIT_ENV)
 
 
+def after_first_block(tokenizer, prompt_length: int):
+    """Stop generating once the reply holds a complete fenced block, as an agent would:
+    what follows the first action is never used. Greedy replies are unchanged by it."""
+    from transformers import StoppingCriteria
+
+    class FirstBlock(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            text = tokenizer.decode(input_ids[0][prompt_length:], skip_special_tokens=True)
+            fences = [ln for ln in text.split("\n") if ln.strip().startswith(("```", "~~~"))]
+            return len(fences) >= 2 and text.rstrip().endswith(("```", "~~~"))
+
+    return FirstBlock()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repo", default="examples/ledger")
@@ -98,7 +112,7 @@ def main() -> None:
 
     from agent.home import engram_home
     from agent.models.loader import load_causal_lm, resolve_model
-    from sandboxes.local import LocalSandbox
+    from sandboxes.container import DockerSandbox
     from sandboxes.workspace import Workspace
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -110,9 +124,8 @@ def main() -> None:
     repo = git_repo_copy(Path(args.repo).resolve(), scratch / "repo")
     inject_bug(repo)
     ws = Workspace.create(repo, scratch / "ws", scratch / "snap.git", "bench-protocol")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        box = LocalSandbox(ws)
+    # Never a LocalSandbox here: the model's commands (pip install …) would reach the host.
+    box = DockerSandbox(ws)
     base = ws.base_snapshot
     records = []
     counts: collections.Counter[str] = collections.Counter()
@@ -141,6 +154,7 @@ def main() -> None:
                     **ids, max_new_tokens=args.max_new_tokens, do_sample=sample > 0,
                     temperature=0.7 if sample else None, top_p=0.95 if sample else None,
                     top_k=None, pad_token_id=tokenizer.eos_token_id,
+                    stopping_criteria=[after_first_block(tokenizer, ids["input_ids"].shape[1])],
                 )  # fmt: skip
             gen_seconds += time.perf_counter() - started
             new = out[0][ids["input_ids"].shape[1] :]
@@ -174,8 +188,8 @@ def main() -> None:
     box.close()
     Path(args.out).write_text("\n".join(json.dumps(r) for r in records) + "\n")
     n = counts["replies"]
-    print(f"\n{n} replies ({len(SCENARIOS)} scenarios × {1 + args.samples}), "
-          f"{tokens} tokens in {gen_seconds:.0f} s ({tokens / gen_seconds:.1f} tokens/s)")  # fmt: skip
+    print(f"\n{n} replies ({len(SCENARIOS)} scenarios × {1 + args.samples}), {tokens} tokens "
+          f"generated, {gen_seconds / n:.0f} s per reply (prefill included)")  # fmt: skip
     print(
         f"  parsed into a valid call:   {counts['valid']}/{n} ({100 * counts['valid'] / n:.0f} %)"
     )
