@@ -26,6 +26,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -236,6 +237,7 @@ def main() -> None:
             label = record.get("call", {}).get("name") or "FORMAT ERROR"
             print(f"  {name:<32} sample {sample}: {label}")
     box.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     Path(args.out).write_text("\n".join(json.dumps(r) for r in records) + "\n")
     print(f"\n{len(records)} replies ({len(SCENARIOS)} scenarios × {1 + args.samples}), "
           f"{tokens} tokens generated, {gen_seconds / len(records):.0f} s per reply "
