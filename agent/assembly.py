@@ -121,6 +121,5 @@ def build_handles(
         adapter_version=adapter[1] if adapter else None,
         native_tools=native,
         capture_layer=capture_layer,
-        policy="freeform",
         before_node=before_node,
     )

@@ -31,6 +31,8 @@ from agent.graph.context import Event, EventSink, RunContext, Toolset, Verifier
 from agent.graph.state import AgentState, new_counters, steps_of
 from agent.home import Home
 from agent.monitor import AcceptAll, Monitor
+from agent.policies.base import Policy
+from agent.policies.freeform import FreeformPolicy
 from agent.types import ExitStatus, Task, Trajectory, Verification, utcnow
 from memory.trajectories import TrajectoryStore
 from sandboxes.base import Sandbox
@@ -94,7 +96,7 @@ class Handles:
     adapter_version: int | None = None
     native_tools: bool = False
     capture_layer: int | None = None
-    policy: str = "freeform"
+    policy: Policy = field(default_factory=FreeformPolicy)
     before_node: Callable[[str], None] | None = None
 
 
@@ -142,7 +144,7 @@ class Runner:
             base_commit=workspace.base_commit, branch=workspace.branch,
             task=task.model_dump(mode="json"), config=self.config.model_dump(mode="json"),
             model_id=handles.backend.model_id, backend=handles.backend.name,
-            adapter=handles.adapter, adapter_version=handles.adapter_version, policy=handles.policy,
+            adapter=handles.adapter, adapter_version=handles.adapter_version, policy=handles.policy.name,
         )  # fmt: skip
         spec.save(self._spec_path(run_id))
         trajectory = self._header(spec, task)
@@ -239,7 +241,7 @@ class Runner:
                 verifier=handles.make_verifier(sandbox, workspace), monitor=handles.monitor,
                 store=self.store, system_prompt=handles.system_prompt(tools, workspace),
                 adapter=handles.adapter, native_tools=handles.native_tools,
-                capture_layer=handles.capture_layer, events=handles.events,
+                capture_layer=handles.capture_layer, events=handles.events, policy=handles.policy,
                 before_node=handles.before_node,
             )  # fmt: skip
             handles.monitor.reset()

@@ -159,6 +159,9 @@ class StepLabel(Model):
 
 class Step(Model):
     index: int
+    actor: Literal["model", "harness"] = Field(
+        default="model", description="harness: proposed by the policy without a model call"
+    )
     message: str = Field(description="the model's raw reply: thought + action")
     thought: str = ""
     action: ToolCall | None = None

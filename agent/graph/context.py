@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from agent.backends.base import Generation, LLMBackend
 from agent.config import EngramConfig
 from agent.monitor import Monitor
+from agent.policies.base import Policy
+from agent.policies.freeform import FreeformPolicy
 from agent.types import Step, Task, Verification
 from memory.trajectories import TrajectoryStore
 from sandboxes.base import Sandbox
@@ -58,6 +60,7 @@ class RunContext:
     monitor: Monitor
     store: TrajectoryStore
     system_prompt: str
+    policy: Policy = field(default_factory=lambda: FreeformPolicy())
     adapter: str | None = None
     native_tools: bool = False
     capture_layer: int | None = None

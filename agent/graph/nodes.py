@@ -13,22 +13,18 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.backends.base import GenerationOptions
 from agent.graph.context import Event, RunContext
 from agent.graph.state import AgentState, dump, kept_steps, steps_of
 from agent.monitor import MonitorInput
-from agent.prompting import build_messages
 from agent.types import (
     Decision,
     ExitStatus,
     Observation,
     ProbeReading,
     Step,
-    StepTimings,
     TokenUsage,
     utcnow,
 )
-from tools.protocol import parse_reply
 
 READ_ONLY_TOOLS = {"view", "search"}
 # A second submit on an unchanged tree confirms the first (the tool refuses once).
@@ -94,47 +90,24 @@ def call_model(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     started_at = utcnow()
     if (ended := _limit_exit(state, ctx)) is not None:
         return ended
-    kept = kept_steps(state)
-    budget = ctx.config.model.context_tokens - ctx.config.model.max_new_tokens
-    messages = build_messages(
-        ctx.system_prompt, ctx.task, kept, state.get("notes", []), ctx.backend.count_tokens,
-        budget, ctx.config.agent.keep_recent_steps, ctx.config.agent.observation_chars,
-        native=ctx.native_tools,
-    )  # fmt: skip
-    if messages is None:
-        return _exit(
-            ExitStatus.CONTEXT_OVERFLOW, "the task and system prompt alone exceed the context"
-        )
-    boost = state.get("temperature_boost", 0.0)
-    calls = len(state.get("steps", []))
-    options = GenerationOptions(
-        temperature=min(2.0, ctx.config.model.temperature + boost),
-        max_new_tokens=ctx.config.model.max_new_tokens,
-        seed=ctx.config.model.seed + calls,
-        capture_layer=ctx.capture_layer,
-    )  # fmt: skip
-    specs = ctx.tools.specs()
-    model_started = time.perf_counter()
-    generation = ctx.backend.generate(
-        messages, tools=specs if ctx.native_tools else None, adapter=ctx.adapter, options=options
-    )
-    model_s = time.perf_counter() - model_started
-    ctx.last_generation = generation
-    parsed = parse_reply(generation.text, generation.tool_calls, specs,
-                         finished=generation.finish_reason != "length")  # fmt: skip
-    pending = Step(
-        index=calls, message=generation.text, thought=parsed.thought, action=parsed.action,
-        format_error=parsed.format_error, notes=list(parsed.notes), tokens=generation.usage,
-        temperature=options.temperature,
-        timings=StepTimings(model_s=model_s), started_at=started_at,
-    )  # fmt: skip
+    index = len(state.get("steps", []))
+    proposal = ctx.policy.propose(state, ctx, index, started_at)
+    update: dict[str, Any] = {}
+    if proposal.policy_state is not None:
+        update["policy_state"] = proposal.policy_state
+    if proposal.exit is not None or proposal.step is None:
+        status, reason = proposal.exit or (ExitStatus.ERROR, "the policy proposed nothing")
+        return {**update, **_exit(status, reason)}
+    ctx.last_generation = proposal.generation
+    pending = proposal.step
     ctx.events(Event("proposed", pending))
     return {
+        **update,
         "pending": dump(pending),
         "counters": _counters(
             state,
-            prompt_tokens=generation.usage.prompt_tokens,
-            completion_tokens=generation.usage.completion_tokens,
+            prompt_tokens=pending.tokens.prompt_tokens,
+            completion_tokens=pending.tokens.completion_tokens,
         ),
     }
 

@@ -35,6 +35,7 @@ class AgentState(TypedDict, total=False):
     exit_reason: str
     verification: dict[str, Any] | None
     notes: list[dict[str, Any]]  # {"after": n kept steps, "text": ...}: harness messages
+    policy_state: dict[str, Any]  # the policy's own phase data (JSON-able)
 
 
 def new_counters() -> Counters:
