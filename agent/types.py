@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.types import GroundingResult, NameCheck, ToolCall, ToolSpec  # noqa: F401  (re-exported)
+# Re-exported: tools own these, everything above tools reaches them through agent.types.
+from tools.types import (  # noqa: F401
+    GroundingResult,
+    NameCheck,
+    TestOutcome,
+    TestRun,
+    ToolCall,
+    ToolSpec,
+)
 
 FORMAT_VERSION = 1
 
@@ -188,14 +196,6 @@ class ExitStatus(StrEnum):
     CONTEXT_OVERFLOW = "context_overflow"
     INTERRUPTED = "interrupted"
     ERROR = "error"
-
-
-class TestOutcome(Model):
-    __test__ = False  # not a pytest class
-
-    test_id: str
-    passed: bool
-    message: str = ""
 
 
 class Verification(Model):

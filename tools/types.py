@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Model(BaseModel):
@@ -17,6 +17,11 @@ class ToolParam(_Model):
     description: str
     required: bool = True
     enum: list[str] | None = None
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="other names models use for this parameter (`file` for `path`); "
+        "accepted on input, never shown",
+    )
 
 
 class ToolSpec(_Model):
@@ -30,6 +35,11 @@ class ToolSpec(_Model):
         default=None,
         description="in the text protocol, the parameter that takes the fenced block's "
         "free text (a command, file content, an edit) instead of a `key: value` line",
+    )
+    body_format: Literal["verbatim", "search_replace"] = Field(
+        default="verbatim",
+        description="verbatim: the body is `body_param` as written; search_replace: the "
+        "body is a SEARCH/REPLACE block that fills the `old` and `new` parameters",
     )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="concrete argument sets (never placeholders)"
@@ -79,3 +89,112 @@ class GroundingResult(_Model):
     @property
     def grounded(self) -> bool:
         return not self.missing
+
+
+# --------------------------------------------------------------------------- tests
+
+TestStatus = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+PASSING: frozenset[str] = frozenset({"passed", "xfailed", "xpassed"})
+"""Statuses that count as a pass (SWE-bench's grading counts PASSED and XFAIL)."""
+FAILING: frozenset[str] = frozenset({"failed", "error"})
+
+
+class TestOutcome(_Model):
+    """One test's result. `passed` and `status` agree; give either (status wins)."""
+
+    __test__ = False  # not a pytest class
+
+    test_id: str = Field(description="pytest node id, or unittest's dotted id")
+    passed: bool
+    status: TestStatus
+    message: str = Field(default="", description="short: the assertion / exception line(s)")
+    duration_s: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_or_passed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("status") is None and "passed" in data:
+                data["status"] = "passed" if data["passed"] else "failed"
+            if "status" in data and "passed" not in data:
+                data["passed"] = data["status"] in PASSING
+            elif "status" in data and bool(data["passed"]) != (data["status"] in PASSING):
+                raise ValueError(f"passed={data['passed']} contradicts status={data['status']}")
+        return data
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+
+class TestRun(_Model):
+    """A test command's structured result; what run_tests, verification and graders share.
+
+    `outcomes` holds the tests that ran (one per id); `collection_errors` the files or
+    modules that could not be collected (their tests never ran). Counts are derived from
+    both when built with `TestRun.build`.
+    """
+
+    __test__ = False
+
+    command: str
+    framework: Literal["pytest", "unittest", "custom"] = "pytest"
+    source: str = Field(default="", description="where the command came from")
+    outcomes: list[TestOutcome] = Field(default_factory=list)
+    collection_errors: list[TestOutcome] = Field(default_factory=list)
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration_s: float = 0.0
+    output_tail: str = ""
+
+    @classmethod
+    def build(cls, **fields: Any) -> TestRun:
+        """Make a run and derive the counts from its outcomes and collection errors."""
+        run = cls(**fields)
+        statuses = [o.status for o in run.outcomes]
+        run.passed = sum(s in ("passed", "xpassed") for s in statuses)
+        run.failed = statuses.count("failed")
+        run.errors = statuses.count("error") + len(run.collection_errors)
+        run.skipped = statuses.count("skipped")
+        run.xfailed = statuses.count("xfailed")
+        return run
+
+    @property
+    def ok(self) -> bool:
+        """Everything ran and passed (at least one test, for frameworks we parse)."""
+        if self.timed_out or self.exit_code != 0:
+            return False
+        if self.framework == "custom":
+            return True
+        return self.failed == 0 and self.errors == 0 and bool(self.outcomes)
+
+    @property
+    def failures(self) -> list[TestOutcome]:
+        """Collection errors first (nothing in them ran), then failed and erroring tests."""
+        return [*self.collection_errors, *(o for o in self.outcomes if o.failed)]
+
+    def status_of(self, test_id: str) -> TestStatus | None:
+        """The status of `test_id`, None if it did not run (missing or not collected)."""
+        for outcome in self.outcomes:
+            if outcome.test_id == test_id:
+                return outcome.status
+        return None
+
+    def passed_test(self, test_id: str) -> bool:
+        return self.status_of(test_id) in PASSING
+
+    def counts_text(self) -> str:
+        counts = {"passed": self.passed, "failed": self.failed, "error": self.errors,
+                  "skipped": self.skipped, "xfailed": self.xfailed}  # fmt: skip
+        parts = [
+            f"{n} {label}{'s' if label == 'error' and n != 1 else ''}"
+            for label, n in counts.items()
+            if n
+        ]
+        return ", ".join(parts) or "no tests ran"
