@@ -63,6 +63,7 @@ class AgentSection(Section):
     observation_chars: int = Field(default=3000, ge=200)
     keep_recent_steps: int = Field(default=6, ge=1)
     best_of: int = Field(default=1, ge=1)
+    repo_map_tokens: int = Field(default=600, ge=0, description="repo outline in the prompt; 0 off")
 
 
 class ProbesSection(Section):

@@ -64,7 +64,8 @@ def observation_text(step: Step, limit: int) -> str:
     name = step.action.name if step.action else "?"
     status = "ok" if obs.ok else (obs.error_kind or "failed")
     hint = "narrow the command (grep, head, tail) or view a smaller window"
-    return f"Result of {name} ({status}):\n" + cut_middle(obs.text, limit, hint)
+    notes = "".join(f"Note: {n}\n" for n in step.notes)
+    return f"{notes}Result of {name} ({status}):\n" + cut_middle(obs.text, limit, hint)
 
 
 def step_messages(step: Step, limit: int, native: bool) -> list[ChatMessage]:

@@ -163,6 +163,9 @@ class Step(Model):
     thought: str = ""
     action: ToolCall | None = None
     format_error: str | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="harness notes shown with the result"
+    )
     observation: Observation | None = None
     readings: list[ProbeReading] = Field(default_factory=list)
     snapshot_before: str | None = None

@@ -108,7 +108,7 @@ class RunnerUnavailable(RuntimeError):
 
 
 #: Where the real agent's runner factory is expected (the lead's `engram run` machinery).
-DEFAULT_RUNNER = "agent.run:bot_runner"
+DEFAULT_RUNNER = "bot.agent_runner:make_runner"
 
 
 def resolve_runner_factory(spec: str) -> Callable[[Any], Any]:

@@ -26,6 +26,27 @@ BASE_ENV = {
     "GIT_COMMITTER_EMAIL": "engram@localhost",
     "LC_ALL": "C",
 }
+# Settings that override every repository's own config (command-line scope wins over a
+# repository's .git/config). A workspace's .git/config is written by the agent, and some
+# settings run programs on the host: `core.fsmonitor` runs on `ls-files --others`,
+# `status`, `add`…, hooks on commits. Not covered (names are arbitrary): diff and filter
+# drivers a repository config defines — commands that read file contents of a
+# workspace must go through the snapshot store (GIT_DIR outside the workspace).
+NEUTRALISED = (("core.fsmonitor", "false"), ("core.hooksPath", os.devnull))
+
+
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
+    # Inherited GIT_CONFIG_* would be the user's configuration by another route.
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
+    full.update(BASE_ENV)
+    full.update(env or {})
+    # Appended after the caller's own entries (later entries win).
+    count = int(full.get("GIT_CONFIG_COUNT") or 0)
+    for offset, (key, value) in enumerate(NEUTRALISED):
+        full[f"GIT_CONFIG_KEY_{count + offset}"] = key
+        full[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+    full["GIT_CONFIG_COUNT"] = str(count + len(NEUTRALISED))
+    return full
 
 
 def git(
@@ -35,8 +56,9 @@ def git(
     input: bytes | None = None,
     check: bool = True,
 ) -> str:
-    full_env = {**os.environ, **BASE_ENV, **(env or {})}
-    proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True)
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=_environment(env), input=input, capture_output=True
+    )
     if check and proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout.decode("utf-8", "replace")

@@ -29,7 +29,7 @@ DOCKERFILE = Path(__file__).with_name("Dockerfile")
 SUITE = "bookworm"
 PACKAGES = ["python3", "python3-pip", "python3-venv", "python3-pytest", "git", "procps"]
 RECIPE_LABEL = "engram.recipe"
-# Environment for every sandbox command: no host variables leak in (see docker.py).
+# Environment for every sandbox command: no host variables leak in (see container.py).
 IMAGE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/tmp",

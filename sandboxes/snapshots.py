@@ -9,7 +9,13 @@ and refs live outside the bind mount, nothing the agent runs can delete or forge
 snapshot; the workspace's own `.git` is just another directory to it.
 
 The index keeps git's stat cache, so after the first snapshot only changed files are
-re-hashed: cheap even on repositories of many thousands of files.
+re-hashed: cheap even on repositories of many thousands of files. The first snapshot
+is cheap too when the store is `seeded` from the user's repository: its objects are
+hard-linked in (git's local clone), so the base tree's blobs already exist and
+snapshotting an unmodified checkout writes no object at all. Sharing inodes with the
+user's repository is safe here, and only here: the store is host-side and git never
+writes into an existing object file, whereas the agent could rewrite any inode it
+shares with the workspace (which is why the workspace is cloned `--no-hardlinks`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from pathlib import Path
 from sandboxes.gitcmd import GitError, git
 
 REF_PREFIX = "refs/engram/snapshots/"
+CACHE_EXCLUDES = (
+    "__pycache__/\n*.py[co]\n.pytest_cache/\n.benchmarks/\n.mypy_cache/\n.ruff_cache/\n"
+)
 
 
 class SnapshotError(RuntimeError):
@@ -34,9 +43,30 @@ class SnapshotStore:
         if not (git_dir / "HEAD").exists():
             git_dir.parent.mkdir(parents=True, exist_ok=True)
             git(["init", "--bare", "--quiet", str(git_dir)])
-            # Exclude the workspace's own .git directory content (git skips `.git` itself).
+            # Caches that tests and tools leave behind are never part of a run's change,
+            # whatever the repository's own .gitignore says (restore removes them too).
             (git_dir / "info").mkdir(exist_ok=True)
+            (git_dir / "info" / "exclude").write_text(CACHE_EXCLUDES)
         self._env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(work_tree)}
+
+    @classmethod
+    def seeded(cls, git_dir: Path, work_tree: Path, source: Path, commit: str) -> SnapshotStore:
+        """A store holding `source`'s objects, its index primed with `commit`'s tree.
+
+        `work_tree` is expected to be a checkout of `commit`; its first snapshot then only
+        hashes files (no object is written) instead of compressing every file anew.
+        """
+        if (git_dir / "HEAD").exists():
+            raise SnapshotError(f"{git_dir} already exists")
+        git_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            git(["clone", "--bare", "--quiet", str(source), str(git_dir)])
+            git(["remote", "remove", "origin"], cwd=git_dir)
+            store = cls(git_dir, work_tree)
+            store._git(["read-tree", commit])
+        except GitError as exc:
+            raise SnapshotError(f"could not create the snapshot store: {exc}") from exc
+        return store
 
     def _git(self, args: list[str], input: bytes | None = None) -> str:
         return git(args, cwd=self.work_tree, env=self._env, input=input)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandboxes.gitcmd import GitError, git, is_dirty, rev_parse, toplevel
-from sandboxes.snapshots import SnapshotStore
+from sandboxes.snapshots import SnapshotError, SnapshotStore
 
 
 class WorkspaceError(RuntimeError):
@@ -72,10 +72,18 @@ class Workspace:
         except GitError as exc:
             shutil.rmtree(path, ignore_errors=True)
             raise WorkspaceError(f"could not create the workspace: {exc}") from exc
-        store = SnapshotStore(snapshot_dir, path)
-        # An existing store (resume, fork) keeps its history; its first snapshot is the base.
-        refs = store.refs()
-        base_snapshot = refs[0][1] if refs else store.snapshot("base")
+        if (snapshot_dir / "HEAD").exists():
+            # An existing store (resume, fork) keeps its history; its first snapshot is the base.
+            store = SnapshotStore(snapshot_dir, path)
+            refs = store.refs()
+            base_snapshot = refs[0][1] if refs else store.snapshot("base")
+        else:
+            try:
+                store = SnapshotStore.seeded(snapshot_dir, path, top, base_commit)
+            except SnapshotError as exc:
+                shutil.rmtree(path, ignore_errors=True)
+                raise WorkspaceError(str(exc)) from exc
+            base_snapshot = store.snapshot("base")
         return cls(
             repo=top, path=path, base_commit=base_commit, branch=branch, snapshots=store,
             base_snapshot=base_snapshot, dirty_source=is_dirty(top),

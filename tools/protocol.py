@@ -122,8 +122,12 @@ def render_protocol(specs: Sequence[ToolSpec], fmt: ActionFormat = "text") -> st
         out.append("Rules: one action per reply.")
     view = next((s for s in specs if s.name == "view"), None)
     if view is not None:
+        # Measured with the 0.5B model (docs/tools.md): introduced this way, the example
+        # reply is followed through to its action; shown bare as "a whole reply", the
+        # model copied its first sentence and stopped.
         out.append("")
-        out.append("A whole reply looks like this:")
-        out.append("The test fails in Money.__add__; I will read that method first.")
+        out.append("For example, a reply to a task about adding money could be:")
+        out.append("")
+        out.append("I will read Money.__add__ first.")
         out.append(render_text_call(view, {"path": "src/ledger/money.py", "start": 75}))
     return "\n".join(out).rstrip() + "\n"

@@ -138,7 +138,7 @@ def _parse(output: str) -> tuple[_Found, int | None]:
         if kind == "M" and len(parts) == 3:
             found.lines.setdefault(int(parts[0]), []).append((parts[1], parts[2]))
         elif kind == "F" and len(parts) == 3:
-            found.files.append((parts[2], int(parts[1])))
+            found.files.append((parts[2].removeprefix("./"), int(parts[1])))
         elif kind == "T" and len(parts) >= 2:
             found.total_files, found.total_matches = int(parts[0]), int(parts[1])
         elif kind == "R" and parts and parts[0].strip().lstrip("-").isdigit():

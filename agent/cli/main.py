@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import bench_cmd, bot_cmd, config_cmd, models_cmd, setup_cmd
+from agent.cli import (
+    bench_cmd,
+    bot_cmd,
+    config_cmd,
+    models_cmd,
+    run_cmd,
+    runs_cmd,
+    sandbox_cmd,
+    setup_cmd,
+)
 
 app = typer.Typer(
     name="engram",
@@ -15,7 +24,10 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(runs_cmd.app, name="runs")
+run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(bench_cmd.app, name="bench")
 setup_cmd.register(app)
 

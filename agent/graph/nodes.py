@@ -13,7 +13,6 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.actions import parse_reply
 from agent.backends.base import GenerationOptions
 from agent.graph.context import Event, RunContext
 from agent.graph.state import AgentState, dump, kept_steps, steps_of
@@ -29,8 +28,11 @@ from agent.types import (
     TokenUsage,
     utcnow,
 )
+from tools.protocol import parse_reply
 
 READ_ONLY_TOOLS = {"view", "search"}
+# A second submit on an unchanged tree confirms the first (the tool refuses once).
+REPEATABLE_TOOLS = {"submit"}
 MAX_TEMPERATURE_BOOST = 1.0
 
 
@@ -118,10 +120,12 @@ def call_model(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     )
     model_s = time.perf_counter() - model_started
     ctx.last_generation = generation
-    thought, action, format_error = parse_reply(generation.text, generation.tool_calls, specs)
+    parsed = parse_reply(generation.text, generation.tool_calls, specs,
+                         finished=generation.finish_reason != "length")  # fmt: skip
     pending = Step(
-        index=calls, message=generation.text, thought=thought, action=action,
-        format_error=format_error, tokens=generation.usage, temperature=options.temperature,
+        index=calls, message=generation.text, thought=parsed.thought, action=parsed.action,
+        format_error=parsed.format_error, notes=list(parsed.notes), tokens=generation.usage,
+        temperature=options.temperature,
         timings=StepTimings(model_s=model_s), started_at=started_at,
     )  # fmt: skip
     ctx.events(Event("proposed", pending))
@@ -146,6 +150,8 @@ def find_repeat(pending: Step, kept: list[Step]) -> Step | None:
     Its observation would be the same again, so running it teaches the model nothing
     (small models loop on exactly this).
     """
+    if pending.action is not None and pending.action.name in REPEATABLE_TOOLS:
+        return None
     for earlier in reversed(kept):
         if _same_action(pending, earlier):
             return earlier

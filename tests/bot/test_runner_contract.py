@@ -2,8 +2,8 @@
 
 Each implementation provides three scenarios on the same small repository: `fix` (changes
 widgets/core.py and finishes), `nothing` (finishes without a change), and `slow` (would
-take longer than the wall limit). Today the only implementation is ScriptedRunner, the
-fake runner used to unit-test the bot; the engram agent's runner joins this list.
+take longer than the wall limit). Implementations: ScriptedRunner (the fake used to unit-test the bot) and the real agent
+graph behind `bot.agent_runner` (driven by a scripted model, in the Docker sandbox).
 """
 
 from __future__ import annotations
@@ -32,7 +32,27 @@ def scripted(scenario: str, home: Home) -> AgentRunner:
     return ScriptedRunner(scripts[scenario], home)
 
 
-RUNNERS: dict[str, Callable[[str, Home], AgentRunner]] = {"scripted": scripted}
+def agent_graph(scenario: str, home: Home) -> AgentRunner:
+    """The real agent (graph, tools, Docker sandbox) driven by a scripted model."""
+    from agent.backends.fake import FakeBackend
+    from agent.config import load_config
+    from bot.agent_runner import AgentGraphRunner
+
+    write = "```bash\nprintf 'def add(a, b):\\n    return a + b\\n' > widgets/core.py\n```"
+    submit = "Done.\n```submit\n```"
+    scripts = {
+        "fix": [write, "```run_tests\n```", submit],
+        "nothing": [submit, submit],
+        "slow": ["```bash\nsleep 2\n```", "```bash\nsleep 2; echo again\n```", submit],
+        "many": [f"```bash\necho {n} > {n}.py\n```" for n in "abc"] + [submit],
+    }
+    config = load_config(flags={"sandbox.kind": "docker", "agent.repo_map_tokens": 100}).config
+    return AgentGraphRunner(config, backend=FakeBackend(scripts[scenario]))
+
+
+RUNNERS: dict[str, Callable[[str, Home], AgentRunner]] = {
+    "scripted": scripted, "agent-graph": agent_graph,
+}  # fmt: skip
 
 LIMITS = RunLimits(max_steps=10, max_wall_s=60)
 

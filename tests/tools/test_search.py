@@ -83,3 +83,13 @@ def test_untracked_files_are_searched(docker_box):
 def test_multi_line_pattern_is_refused_with_advice(shared_box):
     result = call(shared_box, "search", pattern="class Cart:\n    def")
     assert result.error_kind == "bad_arguments" and "one line" in result.text
+
+
+def test_plain_grep_is_used_where_the_workspace_is_not_a_repository(docker_box):
+    docker_box.execute("rm -rf .git")
+    result = call(docker_box, "search", pattern="def add(")
+    assert result.text.splitlines()[:3] == [
+        "1 match in 1 file for 'def add(':",
+        "src/shop/cart.py",
+        "  10:     def add(self, name, price, quantity=1):",
+    ]

@@ -1,0 +1,132 @@
+"""Choose a run's parts from config: backend, sandbox, tools, verifier, prompt, monitor,
+adapter. The CLI, the bench runner and the bot all build runs through here, so a
+setting means the same thing everywhere.
+
+Heavy parts load lazily; `make_backend` is the slow one (model load) and callers that
+run many tasks build it once and pass it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.backends.base import LLMBackend
+from agent.config import EngramConfig
+from agent.graph.context import Event, EventSink
+from agent.home import Home
+from agent.monitor import AcceptAll, Monitor
+from agent.run import Handles
+from agent.types import Task
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What was chosen and why, for the run's opening lines."""
+
+    what: str
+    value: str
+    why: str
+
+
+def make_backend(config: EngramConfig, home: Home) -> LLMBackend:
+    kind = config.model.backend
+    if kind == "auto":
+        kind = "hf"
+    if kind == "hf":
+        from agent.backends.hf import HFBackend
+        from agent.models.loader import resolve_model
+
+        return HFBackend.load(resolve_model(config.model.name, home.models), config.model)
+    if kind == "openai":
+        from agent.backends.openai import OpenAIBackend
+
+        return OpenAIBackend.from_config(config.model)
+    if kind == "llamacpp":
+        from agent.backends.llamacpp import LlamaCppBackend
+        from agent.models.loader import resolve_model
+
+        return LlamaCppBackend.load(resolve_model(config.model.name, home.models), config.model)
+    raise ValueError(f"backend {kind!r} cannot be built from config (fake is for tests)")
+
+
+def use_native_tools(config: EngramConfig, backend: LLMBackend) -> bool:
+    fmt = config.agent.action_format
+    if fmt != "auto":
+        return fmt == "native"
+    # Small local models rarely call tools on their own (ENVIRONMENT.md): the text
+    # protocol is the default; a remote server is assumed to host a capable model.
+    return backend.name == "openai" and backend.capabilities.native_tools
+
+
+def repo_map_text(workspace_path: Path, repo_id: str, task: Task, budget: int,
+                  count: Callable[[str], int] | None = None) -> str:  # fmt: skip
+    from tools.focus import focus_from
+    from tools.index import SymbolIndex
+    from tools.repomap import RepoMap, estimate_tokens
+
+    index = SymbolIndex.for_repo(workspace_path, repo_id=repo_id)
+    focus = focus_from(index, [task.problem_statement, *task.fail_to_pass])
+    return RepoMap(index).render(focus, budget, count_tokens=count or estimate_tokens).text
+
+
+def build_handles(
+    config: EngramConfig,
+    home: Home,
+    task: Task,
+    repo_id: str,
+    backend: LLMBackend,
+    events: EventSink | None = None,
+    monitor: Monitor | None = None,
+    adapter: tuple[str, int] | None = None,
+    before_node: Callable[[str], None] | None = None,
+) -> Handles:
+    """Everything a Runner needs for `task`. `adapter` is (name loaded in the backend, version)."""
+    from agent.prompting import system_prompt
+    from agent.verify import TestVerifier
+    from sandboxes.factory import open_sandbox
+    from tools.base import ToolContext, ToolLimits
+    from tools.registry import Toolbox
+
+    native = use_native_tools(config, backend)
+    sink = events or (lambda event: None)
+    # No single command may outlast the run's own wall-time budget.
+    command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
+    limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,
+                        max_timeout_s=command_cap, tests_timeout_s=command_cap)  # fmt: skip
+
+    def make_tools(sandbox, workspace):
+        ctx = ToolContext(
+            sandbox=sandbox, limits=limits, action_format="native" if native else "text",
+            tree_changed=lambda: bool(workspace.diff().strip()), test_command=task.test_command,
+        )  # fmt: skip
+        return Toolbox(ctx)
+
+    def prompt(tools, workspace) -> str:
+        repo_map = None
+        if config.agent.repo_map_tokens > 0:
+            repo_map = repo_map_text(workspace.path, repo_id, task, config.agent.repo_map_tokens)
+        return system_prompt(tools.protocol_text(), repo_map=repo_map)
+
+    return Handles(
+        backend=backend,
+        # The repository's own image (its dependencies installed) where it has any.
+        make_sandbox=lambda workspace: open_sandbox(
+            workspace,
+            config.sandbox,
+            images_dir=home.images,
+            report=lambda text: sink(Event("note", text=text)),
+        ),
+        make_tools=make_tools,
+        make_verifier=lambda sandbox, workspace: TestVerifier(sandbox),
+        system_prompt=prompt,
+        monitor=monitor or AcceptAll("no probe trained for this model yet"),
+        events=sink,
+        adapter=adapter[0] if adapter else None,
+        adapter_version=adapter[1] if adapter else None,
+        native_tools=native,
+        capture_layer=None,
+        policy="freeform",
+        before_node=before_node,
+    )
