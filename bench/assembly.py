@@ -6,8 +6,8 @@ seeded *difficulty plan* (how many sites each task has) from the validated prefi
 that order:
 
 - a one-site task takes the next kept single;
-- a k-site task takes the next k kept singles that lie in k different functions and
-  validates them together (each site alone already breaks a test, so every site is
+- a k-site task takes the next k kept singles that lie in k different functions (and
+  are all of held-out kinds, or all of other kinds) and validates them together (each site alone already breaks a test, so every site is
   part of the fix); a combination that fails validation uses its singles up and the
   slot is tried again with the next ones.
 
@@ -85,8 +85,17 @@ def candidate_order(mutations: list[Mutation], kinds: list[str], seed: int) -> l
 
 
 def assemble(
-    plan: list[int], order: list[Mutation], results: dict[str, CandidateResult]
+    plan: list[int],
+    order: list[Mutation],
+    results: dict[str, CandidateResult],
+    heldout_kinds: frozenset[str] = frozenset(),
 ) -> Assembly:
+    """Fill `plan` from `results` (see the module docstring).
+
+    The sites of a multi-site task are either all of `heldout_kinds` or all of other
+    kinds, so the held-out group is made of held-out kinds only and the other tasks
+    never carry one.
+    """
     prefix: list[tuple[Mutation, CandidateResult]] = []
     for m in order:
         result = results.get(candidate_key([m]))
@@ -111,8 +120,13 @@ def assemble(
         while True:
             chosen: list[int] = []
             scopes: set[str] = set()
+            group: bool | None = None
             for i, (m, _) in enumerate(queue):
                 if used[i] or m.scope in scopes:
+                    continue
+                if group is None:
+                    group = m.kind in heldout_kinds
+                elif (m.kind in heldout_kinds) != group:
                     continue
                 chosen.append(i)
                 scopes.add(m.scope)

@@ -162,18 +162,20 @@ class Generator:
             free.put(worker)
         timeout = self.options.timeout_s or default_timeout(baseline)
 
-        def job(mutations: list[Mutation]) -> CandidateResult:
-            key = candidate_key(mutations)
-            files = apply_mutations(sources, mutations)
+        def job(item: tuple[list[Mutation], dict[str, bytes]]) -> CandidateResult:
+            mutations, files = item
             worker = free.get()
             try:
-                return worker.validate(key, mutations, files, baseline, timeout,
-                                       self.options.max_fail_fraction)  # fmt: skip
+                return worker.validate(candidate_key(mutations), mutations, files, baseline,
+                                       timeout, self.options.max_fail_fraction)  # fmt: skip
             finally:
                 free.put(worker)
 
+        # Mutated files are made here, not in the threads: CPython 3.11's ast.parse is not
+        # thread-safe ("AST constructor recursion depth mismatch").
+        prepared = [(mutations, apply_mutations(sources, mutations)) for mutations in batch]
         with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-            for result in pool.map(job, batch):
+            for result in pool.map(job, prepared):
                 results[result.key] = result
                 self.journal.add(result)
                 self.validated_now += 1
@@ -219,6 +221,7 @@ class Generator:
         order = candidate_order(mutations, opts.kinds, opts.seed)
         keys = [candidate_key([m]) for m in order]
         plan = difficulty_plan(opts.n, opts.min_sites, opts.max_sites, opts.seed)
+        heldout = frozenset(opts.heldout_kinds)
         baseline, results = self.journal.load()
         self.report(f"{len(mutations)} mutation sites; {len(results)} candidates already in the "
                     f"journal {self.journal.path}")  # fmt: skip
@@ -233,7 +236,7 @@ class Generator:
             self.report(f"baseline: {len(baseline.passing)} tests pass "
                         f"({baseline.duration_s:.1f}s): {baseline.command}")  # fmt: skip
             while True:
-                state = assemble(plan, order, results)
+                state = assemble(plan, order, results, heldout)
                 if not state.pending and not state.unfilled:
                     break
                 todo = [c for c in state.pending if candidate_key(c) not in results]
@@ -257,7 +260,7 @@ class Generator:
         finally:
             for w in workers:
                 w.close()
-        state = assemble(plan, order, results)
+        state = assemble(plan, order, results, heldout)
         tasks = self._tasks(state, sources, baseline, mutations)
         stats = self._stats(state, results, order, mutations, tasks, baseline, started)
         return tasks, stats

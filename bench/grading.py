@@ -25,6 +25,7 @@ forge its own report; the grader trusts the sandbox, not the patch's author.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from sandboxes.settings import SandboxSettings
 from sandboxes.workspace import Workspace
 from tools.types import PASSING
 
+_DISCOVERY = threading.Lock()
 TestPatchStatus = Literal["none", "applied", "does_not_apply"]
 RepoResolver = Callable[[BenchTask], Path]
 
@@ -200,7 +202,8 @@ class Grader:
         from tools.testing.runner import run_test_suite
 
         with open_sandbox(workspace, self.settings) as sandbox:
-            plan = discover_tests(sandbox)
+            with _DISCOVERY:  # it may ast.parse a noxfile: not thread-safe in CPython 3.11
+                plan = discover_tests(sandbox)
             selection: list[str] = []
             if plan.framework == "pytest":
                 files = _test_files(task)

@@ -29,6 +29,7 @@ _NOISE = re.compile(r"^E\s+(Use -v+ to get|Omitting \d+ identical items|Full dif
 _SECTION = re.compile(r"^=+ (FAILURES|ERRORS) =+$")
 _END = re.compile(r"^=+ (short test summary info|\d+ (failed|passed|error)).*=+$")
 _SEPARATOR = re.compile(r"^(_{3,} .* _{3,}|-{3,} .* -{3,})$")
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 MAX_EXCERPT_LINES = 24
 MAX_OTHERS = 6
 
@@ -181,6 +182,7 @@ def write_statement(instance_id: str, facts: FailureFacts) -> str:
     subject = _subject(names, first)
     what = behaviour if documented else f"“{behaviour}”"
     excerpt = clean_traceback(facts.excerpt) or facts.messages.get(first, "").strip()
+    excerpt = _ADDRESS.sub("0x…", excerpt)  # object addresses change from run to run
     command = reproduce_command(facts.plan, [first])
     others = facts.failing[1:]
     also = ""
