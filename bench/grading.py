@@ -108,10 +108,9 @@ class Grade(BaseModel):
 
 def default_resolver(task: BenchTask) -> Path:
     """The task repository from the bench store (sources: example:, pypi:, local paths)."""
-    from bench.repos import BenchRepos
+    from bench.repos import task_checkout
 
-    repo = BenchRepos().open(task.repo)
-    return repo.task_repo(task)
+    return task_checkout(task)
 
 
 def _test_files(task: BenchTask) -> list[str]:
@@ -134,13 +133,18 @@ class Grader:
         work_dir: Path | None = None,
         timeout_s: float = 600.0,
         resolve_repo: RepoResolver = default_resolver,
+        images_dir: Path | None = None,
     ):
+        """`images_dir` (normally `Home.images`): grade in the repository's own sandbox image
+        (its dependencies installed), as runs do; None: the base image, as the generator
+        validates."""
         from agent.home import Home
 
         self.settings = settings or SandboxSettings()
         self.work_dir = work_dir or Home.resolve().bench / "grading"
         self.timeout_s = timeout_s
         self.resolve_repo = resolve_repo
+        self.images_dir = images_dir
 
     def _not_run(self, task: BenchTask, status: str) -> tuple[dict[str, str], dict[str, str]]:
         return ({t: status for t in task.FAIL_TO_PASS}, {t: status for t in task.PASS_TO_PASS})
@@ -201,7 +205,7 @@ class Grader:
         from tools.testing.discovery import discover_tests
         from tools.testing.runner import run_test_suite
 
-        with open_sandbox(workspace, self.settings) as sandbox:
+        with open_sandbox(workspace, self.settings, images_dir=self.images_dir) as sandbox:
             with _DISCOVERY:  # it may ast.parse a noxfile: not thread-safe in CPython 3.11
                 plan = discover_tests(sandbox)
             selection: list[str] = []

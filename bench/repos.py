@@ -332,3 +332,15 @@ class BenchRepos:
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
             unpacked = extract_sdist(archive, Path(tmp) / "src")
             shutil.copytree(unpacked, dest, symlinks=True, dirs_exist_ok=True)
+
+
+def task_checkout(
+    task: BenchTask, home: Home | None = None, report: Report = lambda m: None
+) -> Path:
+    """The repository to start an agent run or a grade of `task` from (its task repository).
+
+    What a runner passes to `Runner.start(task.to_task(), task_checkout(task), handles)`:
+    a git repository whose HEAD is the task's base commit and which holds nothing of
+    the fix.
+    """
+    return BenchRepos(home).open(task.repo, report).task_repo(task)

@@ -28,7 +28,8 @@ _FRAME = re.compile(r"^(?P<path>\S+):(?P<line>\d+): in (?P<func>\S+)$")
 _NOISE = re.compile(r"^E\s+(Use -v+ to get|Omitting \d+ identical items|Full diff:)")
 _SECTION = re.compile(r"^=+ (FAILURES|ERRORS) =+$")
 _END = re.compile(r"^=+ (short test summary info|\d+ (failed|passed|error)).*=+$")
-_SEPARATOR = re.compile(r"^(_{3,} .* _{3,}|-{3,} .* -{3,})$")
+# pytest's section titles: `____ test_x ____`, or `_ test_x[long id] _` when the id is long.
+_SEPARATOR = re.compile(r"^(_+ \S.* _+|-{3,} .* -{3,})$")
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 MAX_EXCERPT_LINES = 24
 MAX_OTHERS = 6

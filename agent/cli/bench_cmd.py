@@ -189,5 +189,6 @@ def repo_fetch(
 
     output = console()
     repo = BenchRepos().open(spec, report=lambda m: output.print(f"[dim]{m}[/]"))
-    output.print(f"{repo.source.spec}: clean commit {repo.clean_commit} (root {repo.root_commit})")
-    output.print(str(repo.path))
+    # Plain lines (no wrapping): scripts read the path from the last one.
+    typer.echo(f"{repo.source.spec}: clean commit {repo.clean_commit} (root {repo.root_commit})")
+    typer.echo(str(repo.path))

@@ -145,3 +145,12 @@ def test_parse_source():
         parse_source("pypi:toolz>=1")
     with pytest.raises(BenchRepoError, match="neither"):
         parse_source("/nonexistent/place")
+
+
+def test_task_checkout_is_what_a_runner_starts_from(git_repo, tmp_path):
+    from bench.repos import task_checkout
+
+    home = Home(tmp_path / "home")
+    task = make_task(repos_in(tmp_path / "home").open(str(git_repo)))
+    checkout = task_checkout(task, home)
+    assert git(["rev-parse", "HEAD"], cwd=checkout).strip() == task.base_commit

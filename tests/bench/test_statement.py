@@ -68,6 +68,14 @@ def test_traceback_keeps_test_frames_and_errors_only():
     assert "Use -v" not in text and "short test summary" not in text
 
 
+def test_long_section_titles_are_dropped_too():
+    long_title = PYTEST_OUTPUT.replace(
+        "____________________________ test_total_adds_prices ____________________________",
+        "_ test_total_adds_prices[a very long parameter id that fills the line] _",
+    )
+    assert "parameter id" not in clean_traceback(long_title)
+
+
 def test_statement_describes_the_failure_without_the_bug():
     for iid in ("a", "b", "c", "d", "e", "f"):  # every template
         text = write_statement(f"shop__bug-{iid}", facts())
