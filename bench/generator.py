@@ -38,6 +38,13 @@ from sandboxes.settings import SandboxSettings
 
 Report = Callable[[str], None]
 VALIDATOR_VERSION = 1  # bump when validation results change meaning (invalidates journals)
+MAX_ERRORS_IN_A_ROW = 4
+
+
+class GenerationError(RuntimeError):
+    """Generation cannot go on; the message says what to do."""
+
+    user_facing = True
 
 
 class GenerateOptions(BaseModel):
@@ -129,6 +136,7 @@ class Generator:
         self.state_dir = work_dir / context
         self.journal = Journal(self.state_dir / "journal.jsonl")
         self.validated_now = 0
+        self.errors_in_a_row = 0
 
     @staticmethod
     def _resolve_kind(settings: SandboxSettings) -> str:
@@ -177,7 +185,19 @@ class Generator:
         with ThreadPoolExecutor(max_workers=len(workers)) as pool:
             for result in pool.map(job, prepared):
                 results[result.key] = result
-                self.journal.add(result)
+                if result.status == "error":
+                    # The sandbox failed, not the candidate: not journaled, so a rerun tries
+                    # it again; several in a row mean the sandbox is broken.
+                    self.errors_in_a_row += 1
+                    if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                        raise GenerationError(
+                            f"the sandbox failed {self.errors_in_a_row} times in a row (last: "
+                            f"{result.detail}). Check `engram doctor`, then rerun: validated "
+                            "candidates are kept in the journal."
+                        )
+                else:
+                    self.errors_in_a_row = 0
+                    self.journal.add(result)
                 self.validated_now += 1
                 where = ", ".join(f"{m.file}:{m.line} {m.kind}" for m in result.mutations)
                 self.report(f"{result.status:>16}  {result.duration_s:5.1f}s  {where}")

@@ -34,7 +34,8 @@ class Journal:
                     baseline = Baseline.model_validate(record["baseline"])
                 elif record.get("type") == "candidate":
                     result = CandidateResult.model_validate(record["result"])
-                    results[result.key] = result
+                    if result.status != "error":  # a failed sandbox says nothing: retry
+                        results[result.key] = result
             except (ValueError, KeyError, TypeError):
                 continue  # a torn line from a killed run
         return baseline, results

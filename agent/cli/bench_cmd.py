@@ -88,6 +88,13 @@ def generate(
         timeout_s=timeout, max_candidates=max_candidates, heldout_kinds=heldout,
     )  # fmt: skip
     bench_repo = BenchRepos().open(repo, report=lambda m: output.print(f"[dim]{m}[/]"))
+    source = bench_repo.source
+    if source.kind == "path" and source.path is not None:
+        from sandboxes.gitcmd import is_dirty
+
+        if is_dirty(source.path):
+            output.print(f"[yellow]note:[/] {source.path} has uncommitted changes; tasks are "
+                         f"made from its commit {source.rev}, without them")  # fmt: skip
     target = out or Path(f"{bench_repo.source.name}-tasks.jsonl")
     generator = Generator(bench_repo, options, _settings(sandbox),
                           home().bench / "repos" / bench_repo.source.slug / "generate",

@@ -133,3 +133,39 @@ def test_a_killed_generation_resumes_without_redoing_work(stats_repo, tmp_path):
     assert [t["instance_id"] for t in _comparable(other_out)] != [
         t["instance_id"] for t in _comparable(out)
     ]
+
+
+class _BrokenSandboxWorker:
+    """A worker whose sandbox fails on every candidate (logic test of the generator loop)."""
+
+    def __init__(self, repo, where, settings, name):
+        pass
+
+    def baseline(self):
+        from bench.validation import Baseline
+        from tools.testing.discovery import TestPlan
+
+        return Baseline(plan=TestPlan(framework="pytest", source="t"), passing=["t::a"],
+                        duration_s=1.0, command="pytest")  # fmt: skip
+
+    def validate(self, key, mutations, files, baseline, timeout, max_fail_fraction):
+        from bench.validation import CandidateResult
+
+        return CandidateResult(key=key, mutations=mutations, status="error",
+                               detail="SandboxError: engine gone")  # fmt: skip
+
+    def close(self):
+        pass
+
+
+def test_a_failing_sandbox_stops_generation_and_is_not_journaled(stats_repo, tmp_path, monkeypatch):
+    from bench.generator import GenerationError
+    from bench.journal import Journal
+
+    monkeypatch.setattr("bench.generator.ValidationWorker", _BrokenSandboxWorker)
+    repo = BenchRepos(Home(tmp_path / "home")).open(str(stats_repo))
+    generator = Generator(repo, GenerateOptions(n=2), SandboxSettings(kind="local"), tmp_path / "g")
+    with pytest.raises(GenerationError, match="engine gone"):
+        generator.run()
+    baseline, results = Journal(generator.journal.path).load()
+    assert baseline is not None and results == {}  # errors are retried by the next run
