@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import shutil
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -84,6 +85,7 @@ class GenerationStats(BaseModel):
     by_difficulty: dict[str, int]
     validation_s_total: float
     validation_s_per_task: float
+    candidate_s_median: float = Field(description="median seconds to validate one candidate")
     validated_this_run: int
     wall_s: float
     sandbox: str
@@ -372,6 +374,8 @@ class Generator:
             by_difficulty=dict(sorted(Counter(str(t.difficulty) for t in tasks).items())),
             validation_s_total=round(total, 1),
             validation_s_per_task=round(total / len(tasks), 2) if tasks else 0.0,
+            candidate_s_median=round(statistics.median(r.duration_s for r in considered), 2)
+            if considered else 0.0,
             validated_this_run=self.validated_now, wall_s=round(time.monotonic() - started, 1),
             sandbox=self.sandbox_kind,
         )  # fmt: skip

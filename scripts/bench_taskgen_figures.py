@@ -59,7 +59,8 @@ def report(path: Path, grades: Path | None) -> None:
         f"- validation time per task: {stats['validation_s_per_task']} s (all "
         f"{stats['validation_s_total']} s of candidate runs / {stats['tasks']} tasks); "
         f"median of a task's own candidates "
-        f"{statistics.median(t.validation_s or 0 for t in tasks):.1f} s"
+        f"{statistics.median(t.validation_s or 0 for t in tasks):.1f} s; median per candidate "
+        f"run {stats['candidate_s_median']} s"
     )
     splits = Counter((t.split, t.group) for t in tasks)
     print(

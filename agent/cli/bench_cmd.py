@@ -38,7 +38,8 @@ def _print_stats(out, stats) -> None:
         f"{stats.tasks} tasks (by sites: {stats.by_difficulty}); combinations "
         f"{stats.combinations_kept}/{stats.combinations_tried} kept; suite of "
         f"{stats.tests_in_suite} tests, baseline {stats.baseline_s:.1f}s; validation "
-        f"{stats.validation_s_total:.0f}s in all, {stats.validation_s_per_task:.1f}s per task; "
+        f"{stats.validation_s_total:.0f}s in all, {stats.validation_s_per_task:.1f}s per task, "
+        f"median {stats.candidate_s_median:.1f}s per candidate; "
         f"{stats.validated_this_run} validated in this run, wall {stats.wall_s:.0f}s "
         f"({stats.sandbox} sandbox)"
     )
