@@ -237,8 +237,9 @@ class Generator:
         opts = self.options
         sources, mutations = scan(self.repo, opts.kinds)
         if not mutations:
-            raise MutationError(
-                f"no mutation sites of kinds {opts.kinds} in {self.repo.source.spec}"
+            raise GenerationError(
+                f"no mutation sites of kinds {', '.join(opts.kinds)} in the Python code of "
+                f"{self.repo.source.spec} (test files are never mutated). Try other --kinds."
             )
         order = candidate_order(mutations, opts.kinds, opts.seed)
         keys = [candidate_key([m]) for m in order]
