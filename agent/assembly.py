@@ -16,7 +16,7 @@ from agent.backends.base import LLMBackend
 from agent.config import EngramConfig
 from agent.graph.context import Event, EventSink
 from agent.home import Home
-from agent.monitor import AcceptAll, Monitor
+from agent.monitor import Monitor
 from agent.run import Handles
 from agent.types import Task
 
@@ -31,24 +31,9 @@ class Choice:
 
 
 def make_backend(config: EngramConfig, home: Home) -> LLMBackend:
-    kind = config.model.backend
-    if kind == "auto":
-        kind = "hf"
-    if kind == "hf":
-        from agent.backends.hf import HFBackend
-        from agent.models.loader import resolve_model
+    from agent.backends.factory import open_backend
 
-        return HFBackend.load(resolve_model(config.model.name, home.models), config.model)
-    if kind == "openai":
-        from agent.backends.openai import OpenAIBackend
-
-        return OpenAIBackend.from_config(config.model)
-    if kind == "llamacpp":
-        from agent.backends.llamacpp import LlamaCppBackend
-        from agent.models.loader import resolve_model
-
-        return LlamaCppBackend.load(resolve_model(config.model.name, home.models), config.model)
-    raise ValueError(f"backend {kind!r} cannot be built from config (fake is for tests)")
+    return open_backend(config.model, home)
 
 
 def use_native_tools(config: EngramConfig, backend: LLMBackend) -> bool:
@@ -91,6 +76,15 @@ def build_handles(
 
     native = use_native_tools(config, backend)
     sink = events or (lambda event: None)
+    capture_layer = None
+    if monitor is None:
+        from probes.monitor import open_probing
+
+        # The probe trained for this model (a teacher wraps backends without hidden
+        # states), or AcceptAll with the reason; the run says which.
+        probing = open_probing(backend, config, home)
+        backend, monitor, capture_layer = probing.backend, probing.monitor, probing.capture_layer
+        sink(Event("note", text=f"probes: {probing.note}"))
     # No single command may outlast the run's own wall-time budget.
     command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
     limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,
@@ -121,12 +115,12 @@ def build_handles(
         make_tools=make_tools,
         make_verifier=lambda sandbox, workspace: TestVerifier(sandbox),
         system_prompt=prompt,
-        monitor=monitor or AcceptAll("no probe trained for this model yet"),
+        monitor=monitor,
         events=sink,
         adapter=adapter[0] if adapter else None,
         adapter_version=adapter[1] if adapter else None,
         native_tools=native,
-        capture_layer=None,
+        capture_layer=capture_layer,
         policy="freeform",
         before_node=before_node,
     )

@@ -97,11 +97,17 @@ class RunTests:
                 selected.append(resolved)
         elif plan.framework == "unittest":
             selected = wanted
+        note = ""
+        if wanted and plan.framework == "custom":
+            note = (
+                f"\nNote: this repository's tests run with `{plan.command}`, which cannot "
+                "select tests; all of them ran."
+            )
         limits = ctx.limits
         timeout = float(args.get("timeout") or limits.tests_timeout_s)
         timeout = min(max(5.0, timeout), limits.max_timeout_s)
         run = run_test_suite(ctx.sandbox, selected, plan=plan, timeout=timeout)
-        text = render_run(run, limits.failures_shown, limits.output_chars, bool(selected))
+        text = render_run(run, limits.failures_shown, limits.output_chars, bool(selected)) + note
         kind = None
         if run.timed_out:
             kind = "timeout"
@@ -147,6 +153,11 @@ def render_run(run: TestRun, shown: int, limit: int, selected: bool) -> str:
         )
         body = run.output_tail.strip().splitlines()[-12:]
         return cut_tail("\n".join([head, *body]), limit)[0]
+    if run.framework == "custom":
+        verdict = "passed" if run.ok else "failed"
+        tail = "\n".join(run.output_tail.strip().splitlines()[-15:])
+        head = f"{run.command} {verdict} (exit code {run.exit_code}; {run.duration_s:.1f} s)."
+        return cut_tail(f"{head}\n{tail}", limit)[0]
     if run.ok:
         scope = "selected " if selected else ""
         extra = f", {run.skipped} skipped" if run.skipped else ""
@@ -155,10 +166,7 @@ def render_run(run: TestRun, shown: int, limit: int, selected: bool) -> str:
             text += " Run all tests (run_tests with no tests) before you submit."
         return text
     if not run.outcomes and not run.collection_errors:
-        if run.framework == "custom":
-            head = f"{run.command} failed with exit code {run.exit_code} ({how})."
-        else:
-            head = f"No tests ran (exit code {run.exit_code}; {how})."
+        head = f"No tests ran (exit code {run.exit_code}; {how})."
         tail = "\n".join(run.output_tail.strip().splitlines()[-15:])
         hint = ""
         if match := _NOT_FOUND.search(run.output_tail):

@@ -8,16 +8,31 @@ generation), `openai` (any OpenAI-compatible server, vLLM with LoRA in productio
 
 Contract:
 - `generate` never raises for what the model said; transport or load failures raise
-  `BackendError` (user-facing message).
+  `BackendError` (user-facing message). Invalid options (a capture layer out of range, a
+  logit bias outside the vocabulary) raise `ValueError`.
 - `tools` are offered as native tool schemas where `capabilities.native_tools`; the
   text protocol is the agent's business (it renders tools into the prompt itself).
+  Parsed calls go to `tool_calls` (then `finish_reason` is "tool_calls"); for `hf` the
+  text keeps the `<tool_call>` blocks, for `openai` it is the server's `content`.
 - With `options.seed` set and temperature 0, output is deterministic for a backend.
+- `stop`: the text ends before the earliest stop string (which is not included).
+  `usage.completion_tokens` counts every token generated; the per-token arrays cover the
+  tokens that start before the stop string.
 - `adapter` names an adapter loaded with `load_adapter`; None means the base model.
   Adapters are isolated per name: generating with one never leaks another's weights.
-- `logprobs` (log p of each generated token) and `entropies` are filled where
-  `capabilities.logprobs`; `hidden` where `capabilities.hidden_states` and
-  `options.capture_layer` is set: a float32 array [n_generated_tokens, hidden_size] of
-  that layer's output for the generated tokens, in order.
+  `load_adapter` with a name already loaded replaces that adapter.
+- `logprobs` (log p of each generated token) and `entropies` (entropy in nats of the
+  full next-token distribution) come from the model's raw distribution, before logit
+  bias, temperature or top-p (vLLM's default `logprobs_mode` too). `logprobs` is filled where `capabilities.logprobs`;
+  `entropies` wherever the backend can compute them (`hf` always, `openai` only from a
+  server that sends them, as `engram serve` does). `tokens` holds each generated
+  token's text; `top_logprobs` the `options.top_logprobs` most likely alternatives.
+- `hidden` where `capabilities.hidden_states` and `options.capture_layer` is set: a
+  float32 array [n_generated_tokens, hidden_size] of the output of decoder layer
+  `capture_layer` (0-based; negative counts from the end). That is transformers'
+  `hidden_states[L + 1]`, except for the last layer, whose output here is taken before
+  the final norm. Row i is the state at the position that predicted token i, so rows
+  align with `logprobs` and `entropies`.
 """
 
 from __future__ import annotations
@@ -57,6 +72,7 @@ class GenerationOptions:
     capture_layer: int | None = None  # hidden states of this layer for the generated tokens
     # Token-level penalties (loop guards): token id -> additive logit bias.
     logit_bias: dict[int, float] = field(default_factory=dict)
+    top_logprobs: int = 0  # alternatives per position to return in Generation.top_logprobs
 
 
 @dataclass
@@ -66,7 +82,9 @@ class Generation:
     usage: TokenUsage = field(default_factory=TokenUsage)
     finish_reason: str = "stop"  # stop | length | tool_calls
     token_ids: list[int] | None = None
+    tokens: list[str] | None = None  # each generated token's text, aligned with logprobs
     logprobs: list[float] | None = None
+    top_logprobs: list[list[tuple[str, float]]] | None = None
     entropies: list[float] | None = None
     hidden: Any | None = None  # numpy float32 [n_generated, hidden_size]
     hidden_layer: int | None = None

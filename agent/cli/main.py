@@ -9,9 +9,11 @@ from agent.cli import (
     bot_cmd,
     config_cmd,
     models_cmd,
+    probes_cmd,
     run_cmd,
     runs_cmd,
     sandbox_cmd,
+    serve_cmd,
     setup_cmd,
 )
 
@@ -28,8 +30,10 @@ app.add_typer(runs_cmd.app, name="runs")
 run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(bench_cmd.app, name="bench")
 setup_cmd.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:

@@ -43,12 +43,15 @@ def list_runs(limit: int = typer.Option(20, help="newest N runs")) -> None:
 
 @app.command("show")
 def show(
-    run_id: str, full: bool = typer.Option(False, "--full", help="whole observations")
+    run_id: str,
+    full: bool = typer.Option(False, "--full", help="whole observations"),
+    plot: Path = typer.Option(None, "--plot", help="also write the probe scores as a PNG here"),
 ) -> None:
     """A run step by step: actions, outcomes, probe readings, resamples and rollbacks."""
     from agent.cli.common import console
     from agent.cli.progress import ProgressPrinter, summary
     from agent.graph.context import Event
+    from probes.plots import plot_run, sparkline
 
     out = console()
     store = _store()
@@ -64,6 +67,12 @@ def show(
             printer(Event("executed", step))
             if step.rolled_back:
                 out.print(f"          [magenta]↺ rolled back[/] [dim]{step.reason}[/]")
+    scores = sparkline(t)
+    if scores:
+        out.print("[bold]probe scores[/] (one character per step)")
+        out.print(scores, markup=False)
+    if plot is not None:
+        out.print(f"plot: {plot_run(t, plot)}")
     if t.exit_status is None:
         out.print(f"[yellow]unfinished[/]: resume with `engram runs resume {run_id}`")
         return

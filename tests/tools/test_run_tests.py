@@ -85,3 +85,12 @@ def test_summary_respects_the_output_limit():
     ]
     run = TestRun.build(command="pytest", outcomes=outcomes, exit_code=1)
     assert len(render_run(run, 40, 1000, False)) < 1100
+
+
+@pytest.mark.docker
+def test_a_custom_test_command_runs_everything_and_says_so(make_box):
+    box = make_box({"runtests.py": "print('3 checks ok')\n"})
+    ctx = ToolContext(box, test_command="python3 runtests.py")
+    result = call(box, "run_tests", ctx, tests="tests/test_x.py")
+    assert result.ok and "cannot select tests" in result.text and "3 checks ok" in result.text
+    assert result.text.startswith("python3 runtests.py passed (exit code 0")
