@@ -1,0 +1,5 @@
+"""Weight-level memory: self-edits, LoRA consolidation (EAFT), per-repo adapter versions.
+
+Modules load nothing heavy on import; torch, transformers and peft are imported inside
+the functions that need them.
+"""
