@@ -7,7 +7,8 @@ hidden states, constrained decoding) lives in `agent/backends/`, and every funct
 memory that only generates takes any LLMBackend, so either can be passed.
 
 Generation here is plain: chat template, greedy (temperature 0) or sampled, stop
-strings applied to the text afterwards, no tool-call parsing, no logprobs.
+strings end decoding early and are cut from the text, no tool-call parsing, no
+logprobs, no hidden states.
 """
 
 from __future__ import annotations
