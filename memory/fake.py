@@ -8,6 +8,7 @@ writes the files out to a private temporary folder, because whatever loads an ad
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -47,8 +48,6 @@ class InMemoryAdapterStore:
             raise VersionNotFound(f"{repo_id} has no adapter v{version}") from None
 
     def propose(self, repo_id: str, adapter_dir: Path, manifest: AdapterVersion) -> AdapterVersion:
-        import json
-
         check_repo_id(repo_id)
         check_adapter_dir(adapter_dir)
         files = {
