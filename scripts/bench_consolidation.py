@@ -202,6 +202,8 @@ def main() -> None:
             "generate_s_median": median([s.generate_s for s in he.samples]),
             "execute_s_median": median([s.execute_s for s in he.samples]),
             "tokens_median": median([s.generated_tokens for s in he.samples]),
+            "decode_tokens_per_s": sum(s.generated_tokens for s in he.samples)
+            / max(1e-9, sum(s.generate_s for s in he.samples)),
             "outcomes": {s.task_id: s.outcome for s in he.samples},
         }
     assert general.heldout is not None
@@ -231,7 +233,8 @@ def main() -> None:
         he = report["humaneval"]
         print(
             f"humaneval n={he['n']}: pass@1 {he['pass_at_1']:.3f} in {he['seconds']:.0f} s "
-            f"({he['s_per_problem_median']:.1f} s/problem median, {he['tokens_median']:.0f} tokens)"
+            f"({he['s_per_problem_median']:.1f} s/problem median, {he['tokens_median']:.0f} tokens, "
+            f"{he['decode_tokens_per_s']:.2f} generated tokens/s)"
         )
     ho = report["heldout"]
     print(

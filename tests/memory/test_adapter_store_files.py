@@ -235,3 +235,39 @@ def test_lock_is_reentrant_within_a_thread(store, adapter_dir):
         version = store.propose(REPO, adapter_dir, make_manifest(REPO)).version
         store.accept(REPO, version)
     assert store.current(REPO).version == version
+
+
+def test_threads_of_one_process_are_serialised_too(store):
+    import threading
+
+    events: list[str] = []
+
+    def work(tag: str) -> None:
+        with store.lock(REPO):
+            events.append(f"{tag} start")
+            time.sleep(0.2)
+            events.append(f"{tag} end")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in "AB"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [e.split()[1] for e in events] == ["start", "end", "start", "end"]
+
+
+def test_repos_lists_repositories_with_versions(store, adapter_dir):
+    store.propose(REPO, adapter_dir, make_manifest(REPO))
+    (store.root / "empty-repo").mkdir()
+    assert store.repos() == [REPO]
+
+
+def test_diff_renders_one_line_per_change(store, adapter_dir):
+    one = store.propose(REPO, adapter_dir, make_manifest(REPO, edits=["e1"])).version
+    store.accept(REPO, one)
+    two = store.propose(REPO, adapter_dir, make_manifest(REPO, edits=["e1", "e2"])).version
+    lines = store.diff(REPO, one, two).lines()
+    assert lines[0] == f"{REPO}: v1 → v2"
+    assert "self-edits: +1 −0 (=1)" in lines[1] and any(
+        line.strip() == "parent: None → 1" for line in lines
+    )
