@@ -7,9 +7,9 @@ Two numbers, each with and without an adapter:
 - `heldout_loss` — mean token loss on a fixed held-out corpus of Python code
   (`memory.heldout`); lower is better.
 
-Runtime on 2 CPU cores with the embedded 0.5B model (docs/memory.md has the measured
-figures and the command): generation dominates, roughly 10–30 s per HumanEval problem;
-the held-out loss takes well under a minute.
+Runtime is dominated by HumanEval generation (about 180 tokens per problem, greedy);
+docs/memory.md has the measured figures on the project's 2-core machines and the
+command that produced them. Lower `humaneval_n` for a quicker, noisier check.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 general-evaluation runtime.
 
     .venv/bin/python scripts/bench_consolidation.py [--steps 4] [--humaneval-n 8]
-        [--switch-reps 3] [--json out.json] [--skip-humaneval]
+        [--switch-reps 3] [--parts training,switching,humaneval,heldout] [--json out.json]
 
 What it measures (CPU, bf16, the embedded Qwen2.5-Coder-0.5B-Instruct):
 
@@ -145,14 +145,24 @@ def dir_size(path: Path) -> dict:
     return {"files": files, "total_bytes": sum(files.values())}
 
 
+PARTS = ("training", "switching", "humaneval", "heldout")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=4, help="optimizer steps per loss")
     parser.add_argument("--humaneval-n", type=int, default=8)
     parser.add_argument("--switch-reps", type=int, default=3)
-    parser.add_argument("--skip-humaneval", action="store_true")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if not parts <= set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
+    if "switching" in parts:
+        parts.add("training")  # switching loads the adapters training made
     warnings.filterwarnings("ignore", category=FutureWarning)
 
     import torch
@@ -162,36 +172,41 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "load_avg_start": os.getloadavg(),
-        }
+        },
+        "parts": sorted(parts),
     }
     t0 = time.perf_counter()
     lm = PeftLM.load("qwen2.5-coder-0.5b-instruct", dtype="bfloat16", device="cpu")
     report["model_load_s"] = time.perf_counter() - t0
     print(f"model loaded in {report['model_load_s']:.1f} s", flush=True)
 
-    examples = training_examples(lm.tokenizer, 2 * args.steps)
     with tempfile.TemporaryDirectory(prefix="engram-bench-") as tmp:
-        adapters = []
-        report["training"] = []
-        for loss in ("ce", "eaft"):
-            out = Path(tmp) / loss
-            row = bench_training(lm, examples, loss, args.steps, out)
-            report["training"].append(row)
-            adapters.append(out)
-            print(json.dumps(row), flush=True)
-        report["adapter_size"] = dir_size(adapters[0])
-        print(f"adapter size: {report['adapter_size']}", flush=True)
-        report["switching"] = bench_switching(lm, adapters, args.switch_reps)
-        print(json.dumps(report["switching"]), flush=True)
+        if "training" in parts:
+            examples = training_examples(lm.tokenizer, 2 * args.steps)
+            adapters = []
+            report["training"] = []
+            for loss in ("ce", "eaft"):
+                out = Path(tmp) / loss
+                row = bench_training(lm, examples, loss, args.steps, out)
+                report["training"].append(row)
+                adapters.append(out)
+                print(json.dumps(row), flush=True)
+            report["adapter_size"] = dir_size(adapters[0])
+            print(f"adapter size: {report['adapter_size']}", flush=True)
+        if "switching" in parts:
+            report["switching"] = bench_switching(lm, adapters, args.switch_reps)
+            print(json.dumps(report["switching"]), flush=True)
 
-        config = GeneralEvalConfig(humaneval_n=0 if args.skip_humaneval else args.humaneval_n)
-        if config.humaneval_n:
-            from memory.humaneval import scratch_sandbox
+    config = GeneralEvalConfig(
+        humaneval_n=args.humaneval_n if "humaneval" in parts else 0, heldout="heldout" in parts
+    )
+    if config.humaneval_n:
+        from memory.humaneval import scratch_sandbox
 
-            with scratch_sandbox() as box:
-                general = evaluate_general(lm, box, None, config, report=print)
-        else:
-            general = evaluate_general(lm, None, None, config, report=print)
+        with scratch_sandbox() as box:
+            general = evaluate_general(lm, box, None, config, report=print)
+    else:
+        general = evaluate_general(lm, None, None, config, report=print)
     if general.humaneval is not None:
         he = general.humaneval
         report["humaneval"] = {
@@ -206,29 +221,31 @@ def main() -> None:
             / max(1e-9, sum(s.generate_s for s in he.samples)),
             "outcomes": {s.task_id: s.outcome for s in he.samples},
         }
-    assert general.heldout is not None
-    report["heldout"] = {
-        "mean_loss": general.heldout.mean_loss,
-        "tokens": general.heldout.tokens,
-        "seconds": general.heldout.seconds,
-        "corpus_id": general.heldout.corpus_id,
-    }
+    if general.heldout is not None:
+        report["heldout"] = {
+            "mean_loss": general.heldout.mean_loss,
+            "tokens": general.heldout.tokens,
+            "seconds": general.heldout.seconds,
+            "corpus_id": general.heldout.corpus_id,
+        }
     report["machine"]["load_avg_end"] = os.getloadavg()
 
     print("\n== medians ==")
-    for row in report["training"]:
+    for row in report.get("training", []):
         print(
             f"train {row['loss']:>4}: {row['s_per_step_median']:.2f} s/step "
             f"({row['tokens_per_step']:.0f} tokens), {row['s_per_example_median']:.2f} s/example, "
             f"peak RSS {row['peak_rss_mb']:.0f} MB, ce {row['first_ce']:.3f} → {row['last_ce']:.3f}"
         )
-    print(f"adapter on disk: {report['adapter_size']['total_bytes'] / 2**20:.1f} MiB")
-    sw = report["switching"]
-    print(
-        f"adapter load {sw['adapter_load_s']:.2f} s; first token base {sw['first_token_base_s']:.2f} s "
-        f"vs adapter {sw['first_token_with_adapter_s']:.2f} s; switch "
-        f"{sw['switch_between_loaded_s'] * 1000:.2f} ms; unload {sw['unload_last_s']:.2f} s"
-    )
+    if "adapter_size" in report:
+        print(f"adapter on disk: {report['adapter_size']['total_bytes'] / 2**20:.1f} MiB")
+    if "switching" in report:
+        sw = report["switching"]
+        print(
+            f"adapter load {sw['adapter_load_s']:.2f} s; first token base "
+            f"{sw['first_token_base_s']:.2f} s vs adapter {sw['first_token_with_adapter_s']:.2f} s; "
+            f"switch {sw['switch_between_loaded_s'] * 1000:.2f} ms; unload {sw['unload_last_s']:.2f} s"
+        )
     if "humaneval" in report:
         he = report["humaneval"]
         print(
@@ -236,13 +253,13 @@ def main() -> None:
             f"({he['s_per_problem_median']:.1f} s/problem median, {he['tokens_median']:.0f} tokens, "
             f"{he['decode_tokens_per_s']:.2f} generated tokens/s)"
         )
-    ho = report["heldout"]
-    print(
-        f"held-out loss {ho['mean_loss']:.4f} over {ho['tokens']} tokens in {ho['seconds']:.1f} s"
-    )
-    print(
-        f"load average start {report['machine']['load_avg_start']} end {report['machine']['load_avg_end']}"
-    )
+    if "heldout" in report:
+        ho = report["heldout"]
+        print(
+            f"held-out loss {ho['mean_loss']:.4f} over {ho['tokens']} tokens in {ho['seconds']:.1f} s"
+        )
+    machine = report["machine"]
+    print(f"load average start {machine['load_avg_start']} end {machine['load_avg_end']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
