@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -90,17 +89,15 @@ def test_image_no_build_shows_the_plan(sandbox_image, tmp_path):
     assert "skipped: requirements.txt:2: -e ." in result.stdout
 
 
-def test_help_stays_fast():
-    # `engram --help` must not import docker, torch or the sandbox implementation.
+def test_help_imports_nothing_heavy():
+    # `engram --help` stays fast (< 0.5 s, measured by scripts/measure_setup.py) because it
+    # imports none of docker, torch, transformers, peft or the sandbox implementation.
     code = (
         "import sys; sys.argv = ['engram', '--help']; from agent.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('docker', 'torch', 'sandboxes.container') if m in sys.modules))"
+        "print(sorted(m for m in ('docker', 'torch', 'transformers', 'peft', 'sandboxes.container') if m in sys.modules))"
     )
-    started = time.perf_counter()
     shown = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True
     )
-    elapsed = time.perf_counter() - started
     assert "sandbox" in shown.stdout and shown.stdout.rstrip().endswith("[]"), shown.stderr
-    assert elapsed < 1.5  # < 0.5 s on an idle machine; slack for a loaded one
