@@ -68,16 +68,16 @@ class AdapterHook:
     def __init__(self, ops: MemoryOps, home: Home):
         self.ops = ops
         self.home = home
-        self._loaded: dict[str, tuple[str, int] | None] = {}
+        self._loaded: dict[tuple[int, str], tuple[str, int] | None] = {}
         self._lock = threading.Lock()
 
     def before(self, ctx: TaskContext) -> None:
+        # Once per backend and repo: a shared backend loads it once for the whole cell.
+        key = (id(ctx.backend), ctx.repo_id)
         with self._lock:
-            if ctx.repo_id not in self._loaded:
-                self._loaded[ctx.repo_id] = self.ops.load_adapter(
-                    ctx.backend, self.home, ctx.repo_id
-                )
-            chosen = self._loaded[ctx.repo_id]
+            if key not in self._loaded:
+                self._loaded[key] = self.ops.load_adapter(ctx.backend, self.home, ctx.repo_id)
+            chosen = self._loaded[key]
         ctx.extras["adapter_version"] = chosen[1] if chosen else None
         if chosen is not None:
             ctx.handles.adapter, ctx.handles.adapter_version = chosen

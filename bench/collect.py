@@ -44,24 +44,27 @@ def fixed_dir(path: Path) -> Callable[[str], Path]:
 
 
 class FeatureCollector:
-    def __init__(self, target: Callable[[str], Path]):
+    def __init__(self, target: Callable[[str], Path], layer: int | None = None):
+        """`layer`: record this layer (the probe's, to score its runs); None: the layer
+        of the probe in use, else `probes.layer`, else the default (two thirds deep)."""
         self.target = target
+        self.layer = layer
 
     def before(self, ctx: TaskContext) -> None:
         from probes.collect import RecordingMonitor
         from probes.features import default_layer
 
         handles = ctx.handles
-        layer = handles.capture_layer  # the trained probe's layer, when one is in use
+        if handles.capture_layer is None and not handles.backend.capabilities.hidden_states:
+            raise CollectError(
+                f"the {handles.backend.name} backend gives no hidden states and no probe "
+                "teacher is in use: collect probe features with the hf backend"
+            )
+        layer = self.layer if self.layer is not None else handles.capture_layer
         if layer is None:
-            if not handles.backend.capabilities.hidden_states:
-                raise CollectError(
-                    f"the {handles.backend.name} backend gives no hidden states and no probe "
-                    "teacher is in use: collect probe features with the hf backend"
-                )
             layer = ctx.config.probes.layer
-            if layer is None:
-                layer = default_layer(int(handles.backend.num_layers))
+        if layer is None:
+            layer = default_layer(int(handles.backend.num_layers))
         recorder = RecordingMonitor(handles.monitor, layer)
         handles.monitor = recorder
         handles.capture_layer = layer
