@@ -92,4 +92,4 @@ class FeatureCollector:
         from probes.labels import Labeler
         from tools.index import SymbolIndex
 
-        return Labeler(SymbolIndex.for_repo(ctx.checkout, ctx.repo_id))
+        return Labeler(SymbolIndex.for_repo(ctx.checkout, ctx.repo_id, home_root=ctx.home.root))

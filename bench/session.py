@@ -24,6 +24,7 @@ from agent.backends.base import LLMBackend
 from agent.config import EngramConfig
 from agent.home import Home
 from agent.types import content_hash, utcnow
+from bench.memory_ops import MemoryOps
 from bench.results import (
     BenchRunError,
     ResultStore,
@@ -110,6 +111,7 @@ class Session:
     note: Note = lambda text: None
     report_task: Callable = lambda result, done, total: None
     backend_factory: Callable[[EngramConfig, Home], LLMBackend] | None = None
+    memory: MemoryOps | None = None  # None: memory's own (bench.memory_ops.EngramMemory)
     _backend: LLMBackend | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -135,6 +137,13 @@ class Session:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+    def memory_ops(self) -> MemoryOps:
+        if self.memory is None:
+            from bench.memory_ops import EngramMemory
+
+            self.memory = EngramMemory()
+        return self.memory
 
     # -- cells --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import atomic
-from bench.memory_ops import EngramMemory, GeneralScore, MemoryOps
+from bench.memory_ops import GeneralScore, MemoryOps
 from bench.report import markdown as md
 from bench.report import plots
 from bench.stats import rate
@@ -29,9 +29,10 @@ class ForgetTrack:
     name = "forget"
 
     def __init__(self, ops: MemoryOps | None = None):
-        self.ops = ops or EngramMemory()
+        self.ops = ops
 
     def run(self, session: Session) -> None:
+        self.ops = self.ops or session.memory_ops()
         n = int(session.track_options.get("humaneval_n", 8))
         repo_id, _ = task_repo(session)
         out = session.run_dir / "forget"

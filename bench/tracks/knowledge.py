@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import atomic
-from bench.memory_ops import EngramMemory, KnowledgeScore, MemoryOps
+from bench.memory_ops import KnowledgeScore, MemoryOps
 from bench.report import markdown as md
 from bench.report import plots
 from bench.stats import rate
@@ -25,9 +25,10 @@ class KnowledgeTrack:
     name = "knowledge"
 
     def __init__(self, ops: MemoryOps | None = None):
-        self.ops = ops or EngramMemory()
+        self.ops = ops
 
     def run(self, session: Session) -> None:
+        self.ops = self.ops or session.memory_ops()
         repo_id, clean = task_repo(session)
         out = session.run_dir / "knowledge"
         for subject in subjects(session, self.ops, repo_id):

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent import atomic
 from agent.types import utcnow
 from bench.arms import AdapterHook, NotesHook, sub_home
-from bench.memory_ops import EngramMemory, MemoryOps
+from bench.memory_ops import MemoryOps
 from bench.report import markdown as md
 from bench.report import plots
 from bench.results import BenchRunError
@@ -99,13 +99,14 @@ class LearnTrack:
     name = "learn"
 
     def __init__(self, ops: MemoryOps | None = None):
-        self.ops = ops or EngramMemory()
+        self.ops = ops
 
     # -- running ------------------------------------------------------------------
 
     def run(self, session: Session) -> None:
         from bench.repos import BenchRepos
 
+        self.ops = self.ops or session.memory_ops()
         opts = session.track_options
         every = int(opts.get("learn_every") or 5)
         sources = list(opts.get("learn_sources") or ["agent"])
