@@ -30,7 +30,7 @@ def test_embedded_model_runs_to_the_end_in_docker(tmp_path, embedded_model_dir, 
         "quarter_of(date(2024, 3, 1)) returns 2 instead of 1; "
         "tests/test_dates.py::test_calendar_helpers fails."),
         fail_to_pass=["tests/test_dates.py::test_calendar_helpers"])  # fmt: skip
-    config = load_config(flags={"sandbox.kind": "docker", "agent.max_steps": 2,
+    config = load_config(flags={"sandbox.kind": "docker", "agent.max_steps": 2, "agent.max_resamples": 1,
                                 "model.max_new_tokens": 160, "agent.repo_map_tokens": 300}).config  # fmt: skip
     home = Home.resolve()
     backend = make_backend(config, home)
