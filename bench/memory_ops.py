@@ -11,8 +11,8 @@ The pieces and where they come from:
   stored under `home` into a new adapter version for the repo (memory: `engram learn`,
   which also runs the gate). `repo` is the repository's clean checkout.
 - `load_adapter(backend, home, repo_id) -> (name, version) | None`: the repo's current
-  adapter, loaded into the backend (memory: `memory.adapters.load_current_adapter`, the
-  function `engram run` calls).
+  adapter, loaded into the backend (memory's `FileAdapterStore.for_loading`, which checks
+  the version was trained on the backend's base model).
 - `notes(home, repo_id) -> str | None`: the repo notes memory keeps, as prompt text.
 - `bootstrap(task, checkout, home, config) -> bool`: write a demonstration run of a
   training task (from its known fix) into `home` as learning material, labelled as a
@@ -109,11 +109,19 @@ class EngramMemory:
         if not backend.capabilities.adapters:
             raise TrackUnavailable(f"the {backend.name} backend cannot load adapters: the adapter "
                                    "arms need the hf backend (or one with adapters)")  # fmt: skip
-        try:
-            from memory.adapters import load_current_adapter
-        except ImportError as exc:
-            raise _missing("adapter loading", "memory.adapters", exc) from exc
-        return load_current_adapter(backend, home, repo_id)
+        base_hash = getattr(backend, "model_sha256", None)
+        if not base_hash:
+            raise TrackUnavailable(f"the {backend.name} backend does not say which base model it "
+                                   "runs, so no adapter can be checked against it")  # fmt: skip
+        from memory.adapter_store import FileAdapterStore
+
+        # The store checks the version was trained on this very base model.
+        handle = FileAdapterStore(home.adapters).for_loading(repo_id, base_hash)
+        if handle is None:
+            return None
+        name = f"{repo_id}-v{handle.manifest.version}"
+        backend.load_adapter(name, handle.path)
+        return name, handle.manifest.version
 
     def notes(self, home: Home, repo_id: str) -> str | None:
         try:
@@ -130,10 +138,8 @@ class EngramMemory:
         return write_demonstration(task, checkout, home, config) is not None
 
     def versions(self, home: Home, repo_id: str) -> list[AdapterVersion]:
-        try:
-            from memory.adapter_store import FileAdapterStore
-        except ImportError as exc:
-            raise _missing("the adapter store", "memory.adapter_store", exc) from exc
+        from memory.adapter_store import FileAdapterStore
+
         return FileAdapterStore(home.adapters).list(repo_id)
 
     def _peft_lm(self, config: EngramConfig):
@@ -141,26 +147,31 @@ class EngramMemory:
 
         with self._lock:
             if self._lm is None:
+                if config.model.threads > 0:  # PeftLM.load leaves threads as they are
+                    import torch
+
+                    torch.set_num_threads(config.model.threads)
                 self._lm = PeftLM.load(config.model.name, dtype=config.model.dtype,
                                        device=config.model.device)  # fmt: skip
             return self._lm
 
     def general_eval(self, home: Home, config: EngramConfig, repo_id: str | None,
                      version: int | None, n: int) -> GeneralScore:  # fmt: skip
-        try:
-            from memory.adapter_store import FileAdapterStore
-            from memory.general_eval import GeneralEvalConfig, evaluate_general
-            from memory.humaneval import scratch_sandbox
-        except ImportError as exc:
-            raise _missing("the general evaluation", "memory.general_eval", exc) from exc
+        from memory.adapter_store import FileAdapterStore
+        from memory.general_eval import GeneralEvalConfig, evaluate_general
+        from memory.humaneval import scratch_sandbox
+
         adapter = None
         if version is not None:
             assert repo_id is not None
             adapter = FileAdapterStore(home.adapters).version_path(repo_id, version)
         lm = self._peft_lm(config)
-        with scratch_sandbox(config.sandbox) as sandbox:
-            result = evaluate_general(lm, sandbox if n else None, adapter,
-                                      GeneralEvalConfig(humaneval_n=n))  # fmt: skip
+        settings = GeneralEvalConfig(humaneval_n=n)
+        if n:
+            with scratch_sandbox(config.sandbox) as sandbox:
+                result = evaluate_general(lm, sandbox, adapter, settings)
+        else:  # held-out loss only: no model-written code to run
+            result = evaluate_general(lm, None, adapter, settings)
         human, held = result.humaneval, result.heldout
         return GeneralScore(
             humaneval_passed=human.passed if human else None,

@@ -71,7 +71,9 @@ def test_each_source_learns_in_its_own_home_and_only_from_training_tasks(learned
     home, session, fake, *_ = learned
     agent = [c for c in fake.learned if c["home"].parent.name == "agent"]
     boot = [c for c in fake.learned if c["home"].parent.name == "bootstrap"]
-    assert all(c["home"] != home.root and session.run_dir in c["home"].parents for c in fake.learned)
+    assert all(
+        c["home"] != home.root and session.run_dir in c["home"].parents for c in fake.learned
+    )
     # The agent's own verified runs of training tasks — never a test task, never a demo.
     assert agent[-1]["eligible"] == sorted(TRAIN) and set(agent[-1]["runs"]) <= TRAIN
     assert agent[-1]["demos"] == []
