@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import typer
@@ -46,6 +48,7 @@ def run(
     policy: str = typer.Option(None, "--policy", help="auto | freeform | small"),
     best_of: int = typer.Option(None, "--best-of", help="samples per task (agent.best_of)"),
     max_steps: int = typer.Option(None, "--max-steps"),
+    max_resamples: int = typer.Option(None, "--max-resamples", help="agent.max_resamples"),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens"),
     temperature: float = typer.Option(None, "--temperature"),
     threads: int = typer.Option(None, "--threads", help="CPU threads of an in-process model"),
@@ -94,6 +97,7 @@ def run(
         chosen_tracks = _split_list(track) or ["resolve"]
         flags = {"model.name": model, "model.backend": backend, "agent.policy": policy,
                  "agent.best_of": best_of, "agent.max_steps": max_steps,
+                 "agent.max_resamples": max_resamples,
                  "model.max_new_tokens": max_new_tokens, "model.temperature": temperature,
                  "model.threads": threads, "sandbox.kind": sandbox, "probes.enabled": probes}  # fmt: skip
         config = load(**{k: v for k, v in flags.items() if v is not None}).config
@@ -113,6 +117,9 @@ def run(
                      f"worker(s) → {session.run_dir}")  # fmt: skip
     session.note = lambda text: output.print(f"[dim]{text}[/]")
     session.report_task = lambda result, done, total: output.print(_line(result, done, total))
+    # SIGTERM (a CI job cancelled, `kill`) stops like Ctrl-C: the runs in flight end at
+    # their next node and their sandboxes are removed, instead of containers left running.
+    previous = _term_as_interrupt()
     try:
         session.run_tracks()
     except (KeyboardInterrupt, BenchInterrupted):
@@ -121,8 +128,20 @@ def run(
         raise SystemExit(130) from None
     finally:
         session.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not no_report:
         _render(session.run_dir, None, output)
+
+
+def _term_as_interrupt():
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _render(run_dir: Path, out: Path | None, output) -> None:

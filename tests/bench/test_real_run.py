@@ -32,7 +32,7 @@ def test_two_ledger_tasks_run_and_are_graded(embedded_model_dir, sandbox_image):
                               capture_output=True, text=True, timeout=300)  # fmt: skip
     assert prepared.returncode == 0, prepared.stdout + prepared.stderr
     cmd = [ENGRAM, "bench", "run", "--tasks", str(TASKS), "--split", "test", "--limit", "2",
-           "--sandbox", "docker", "--backend", "hf", "--threads", "1", "--max-steps", "2",
+           "--sandbox", "docker", "--backend", "hf", "--threads", "1", "--max-steps", "2", "--max-resamples", "1",
            "--max-new-tokens", "160", "--name", "real", "--seed", "0"]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

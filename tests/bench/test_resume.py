@@ -74,6 +74,35 @@ def test_a_killed_run_resumes_where_it_stopped(stats_repo, tmp_path):
     assert (run_dir / "report" / "report.md").is_file()
 
 
+def test_sigterm_stops_the_run_cleanly_and_it_resumes(stats_repo, tmp_path):
+    home = Home.resolve()
+    tasks = make_tasks(stats_repo, home, ["mean", "running"])
+    path = task_file(tmp_path / "tasks.jsonl", tasks)
+    run_dir = home.bench / "termed"
+    cmd = [ENGRAM, "bench", "run", "--tasks", str(path), "--oracle", "--sandbox", "local",
+           "--max-steps", "4", "--name", "termed", "--no-report"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=_env(home.root), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list((run_dir / "inflight").glob("*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=240)
+    # Stopped like Ctrl-C (not killed): the runs in flight end at their next node, closing
+    # their sandboxes; the run says how to go on.
+    assert proc.returncode == 130, output
+    assert "--resume" in output
+    unfinished = {p.stem for p in (run_dir / "inflight").glob("*.json")}
+    unfinished -= {p.stem for p in (run_dir / "tasks").glob("*.json")}
+    assert unfinished
+    resumed = subprocess.run([ENGRAM, "bench", "run", "--resume", "termed", "--no-report"],
+                             env=_env(home.root), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    results = [json.loads(p.read_text()) for p in (run_dir / "tasks").glob("*.json")]
+    assert sorted(r["status"] for r in results) == ["resolved", "resolved"]
+    assert not [p for p in home.worktrees.glob("*") if p.is_dir()]  # the stopped run's too
+
+
 def test_a_resumed_run_keeps_its_settings(tmp_path):
     home = Home.resolve()
     proc = subprocess.run([ENGRAM, "bench", "run", "--resume", "nothing", "--tasks", "x.jsonl"],
