@@ -2,8 +2,8 @@
 per task.
 
     .venv/bin/python scripts/bench_harness.py [--tasks bench/data/ledger.jsonl] [-n 6]
-        [--workers 1,2] [--backend oracle|hf] [--max-steps 3] [--max-new-tokens 160]
-        [--threads 1] [--json out.json]
+        [--workers 1,2] [--backend oracle|hf] [--max-steps 4] [--max-resamples 1]
+        [--max-new-tokens 160] [--threads 1] [--json out.json]
 
 Each configuration is one real `engram bench run` (a subprocess, exactly as a user runs
 it: Docker sandbox, the agent's run in one fresh sandbox, grading in another) on the
@@ -48,7 +48,8 @@ def run_once(home: Path, args: argparse.Namespace, workers: int) -> dict:
     name = f"harness-{args.backend}-w{workers}"
     cmd = [ENGRAM, "bench", "run", "--tasks", str(args.tasks), "--split", "test",
            "--limit", str(args.n), "--seed", "0", "--workers", str(workers),
-           "--sandbox", "docker", "--max-steps", str(args.max_steps), "--name", name,
+           "--sandbox", "docker", "--max-steps", str(args.max_steps),
+           "--max-resamples", str(args.max_resamples), "--name", name,
            "--no-report"]  # fmt: skip
     if args.backend == "oracle":
         cmd.append("--oracle")
@@ -96,7 +97,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=6, help="tasks per configuration")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--backend", default="oracle", choices=["oracle", "hf", "llamacpp"])
-    parser.add_argument("--max-steps", type=int, default=3)
+    parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--max-resamples", type=int, default=1)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
