@@ -38,7 +38,7 @@ class ResolveTrack:
     def summarise(self, view: RunView) -> dict[str, Any]:
         results = view.cell()
         cell = summarise_cell("resolve", results.values())
-        return {"cell": cell.model_dump(mode="json"),
+        return {"cell": cell.model_dump(mode="json"), "selected": len(view.manifest.task_ids),
                 "harness_failures": [
                     {"instance_id": r.instance_id, "status": r.status.value, "phase": r.phase,
                      "error": r.error} for r in results.values() if not r.status.graded
@@ -62,7 +62,7 @@ class ResolveTrack:
         c = summary["cell"]
         lines = ["## resolve", "",
                  f"**Resolved: {md.rate_text(c['resolved'], 1)}** of graded tasks "
-                 f"(95 % Wilson interval). {c['tasks']} tasks; "
+                 f"(95 % Wilson interval). {_done(c['tasks'], summary.get('selected'))}; "
                  f"{c['harness_errors']} harness errors and {c['harness_timeouts']} harness "
                  "timeouts are not counted against the model.", ""]  # fmt: skip
         lines += md.cell_rows({"resolve": c})
@@ -86,3 +86,9 @@ class ResolveTrack:
                                for f in summary["harness_failures"]], right=set())  # fmt: skip
             lines.append("")
         return lines
+
+
+def _done(tasks: int, selected: int | None) -> str:
+    if selected is None or tasks >= selected:
+        return f"{tasks} tasks"
+    return f"{tasks} of {selected} selected tasks have results (the run is not finished)"
