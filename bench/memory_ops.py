@@ -142,6 +142,13 @@ class EngramMemory:
 
         return FileAdapterStore(home.adapters).list(repo_id)
 
+    def close(self) -> None:
+        """Free the evaluation model (a second copy of the weights beside the backend's)."""
+        with self._lock:
+            if self._lm is not None:
+                self._lm.close()
+                self._lm = None
+
     def _peft_lm(self, config: EngramConfig):
         from memory.peft_lm import PeftLM
 

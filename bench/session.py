@@ -137,6 +137,9 @@ class Session:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+        close_memory = getattr(self.memory, "close", None)
+        if close_memory is not None:
+            close_memory()
 
     def memory_ops(self) -> MemoryOps:
         if self.memory is None:
