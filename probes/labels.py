@@ -100,9 +100,11 @@ def _failed(step: Step) -> bool:
 
 def _forms(name: str) -> set[str]:
     """A name as it may be written elsewhere: itself, its last dotted part, its file name."""
-    forms = {name, name.rsplit(".", 1)[-1], name.rsplit("/", 1)[-1], name.split("::")[-1]}
-    if name.endswith(".py"):
-        forms.add(name.rsplit("/", 1)[-1])
+    forms = {name, name.rsplit("/", 1)[-1], name.split("::")[-1]}
+    # A dotted name's last part (`ledger.money.Money` → `Money`), but never a file's
+    # extension: `py` would excuse any invented path in a statement that names a file.
+    if "/" not in name and not name.endswith(".py"):
+        forms.add(name.rsplit(".", 1)[-1])
     return {f for f in forms if f}
 
 

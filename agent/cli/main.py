@@ -6,6 +6,7 @@ import typer
 
 from agent.cli import (
     bench_cmd,
+    bench_run_cmd,
     bot_cmd,
     config_cmd,
     models_cmd,
@@ -32,6 +33,7 @@ app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(bench_cmd.app, name="bench")
+bench_run_cmd.register(bench_cmd.app)
 setup_cmd.register(app)
 serve_cmd.register(app)
 

@@ -115,6 +115,15 @@ def test_names_the_task_asks_for_are_excused(labeler):
     assert label_code(label) == UNKNOWN and "Money.halve" in label.reasons[0]
 
 
+def test_a_statement_naming_a_file_does_not_excuse_every_invented_file(labeler):
+    # Bench statements name the failing test's file; "py" is not a name the task asks for.
+    task = Task(id="t", repo=str(LEDGER),
+                problem_statement="tests/test_money.py::test_add fails.")  # fmt: skip
+    s = step("The converter.", "view", {"path": "src/ledger/convert.py"},
+             Observation(text="not found", ok=False, error_kind="not_found"))  # fmt: skip
+    assert label_code(labeler.label_step(s, verified=False, task=task)) == HALLUCINATED
+
+
 def _trajectory(steps: list[Step], passed: bool) -> Trajectory:
     return Trajectory(
         run_id="r1", task=Task(id="t", repo=str(LEDGER), problem_statement="Fix rounding."),

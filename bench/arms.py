@@ -1,0 +1,86 @@
+"""Memory arms: run hooks that give a task's run the repo's notes or its adapter, and
+the private homes the learn track keeps its learning material in.
+
+- `NotesHook`: the repo notes memory keeps (under a given home), appended to the
+  system prompt. The run records how many characters it was given.
+- `AdapterHook`: the repo's current adapter (under a given home) loaded into the shared
+  backend once per cell and used by every run of the cell.
+- `sub_home`: an ENGRAM_HOME of its own under the run directory (runs, adapters,
+  notes), sharing the real home's models. The learn track learns in one per source, so
+  what the agent learned from its own runs and what it learned from bootstrap
+  demonstrations never mix, and nothing a benchmark does reaches the user's memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.home import Home
+from agent.types import Trajectory
+from bench.grading import Grade
+from bench.memory_ops import MemoryOps
+from bench.runner import TaskContext
+
+NOTES_HEADING = "Notes about this repository, from earlier work in it:"
+
+
+@dataclass(frozen=True)
+class SubHome(Home):
+    """A home whose models are another home's (they are large and read-only)."""
+
+    models_from: Path = Path()
+
+    @property
+    def models(self) -> Path:
+        return self.models_from
+
+
+def sub_home(parent: Home, root: Path) -> SubHome:
+    home = SubHome(root=root, models_from=parent.models)
+    home.ensure()
+    return home
+
+
+class NotesHook:
+    def __init__(self, ops: MemoryOps, home: Home):
+        self.ops = ops
+        self.home = home
+
+    def before(self, ctx: TaskContext) -> None:
+        text = self.ops.notes(self.home, ctx.repo_id)
+        ctx.extras["notes_chars"] = len(text or "")
+        if not text:
+            return
+        original = ctx.handles.system_prompt
+
+        def with_notes(tools, workspace) -> str:
+            return f"{original(tools, workspace).rstrip()}\n\n{NOTES_HEADING}\n{text.strip()}\n"
+
+        ctx.handles.system_prompt = with_notes
+
+    def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
+        pass
+
+
+class AdapterHook:
+    def __init__(self, ops: MemoryOps, home: Home):
+        self.ops = ops
+        self.home = home
+        self._loaded: dict[tuple[int, str], tuple[str, int] | None] = {}
+        self._lock = threading.Lock()
+
+    def before(self, ctx: TaskContext) -> None:
+        # Once per backend and repo: a shared backend loads it once for the whole cell.
+        key = (id(ctx.backend), ctx.repo_id)
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = self.ops.load_adapter(ctx.backend, self.home, ctx.repo_id)
+            chosen = self._loaded[key]
+        ctx.extras["adapter_version"] = chosen[1] if chosen else None
+        if chosen is not None:
+            ctx.handles.adapter, ctx.handles.adapter_version = chosen
+
+    def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Reports of bench runs: report.json, report.md and PNG plots, from stored results."""

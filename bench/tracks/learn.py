@@ -1,0 +1,315 @@
+"""`learn`: does the model get better at a repository by learning from it?
+
+For each learning source (`--learn-source`, each its own curve, never mixed):
+
+- `agent`: the agent works through a stream of the repo's *training* tasks (seeded
+  order, `--learn-tasks` of them), one at a time, using the memory it has so far
+  (adapter + notes); each graded-resolved run is a verified example;
+- `bootstrap`: a demonstration is written for each training task from its known fix
+  (labelled as bootstrap material; never reported as the agent's own).
+
+After every k verified examples (`--learn-every`), and once more at the end of the
+stream if examples are left over, memory consolidates (`learn`, gate included) and
+the repo's *test* tasks are run for the arms: `notes` (notes in context), `adapter`,
+`both`. The `none` arm (no memory) does not change with learning, so it runs once
+(`learn/base`) and is the curve's starting point for every arm.
+
+Each source learns in its own home under the run directory (`bench.arms.sub_home`):
+its stream runs and adapters never reach the user's memory, and evaluation runs of
+test tasks are stored in another home so they can never be learned from.
+
+The stream is sequential (the memory a task sees depends on the tasks before it);
+`--workers` parallelises the evaluation cells. Resumable: stream results, round
+records and evaluation cells are all stored as they complete. A round whose `learn`
+finished but whose record was not yet written is consolidated again on resume.
+
+Layout: `learn/base/tasks/…`, `learn/<source>/stream/tasks/…` (agent) or
+`learn/<source>/stream/demos/<id>.json` (bootstrap), `learn/<source>/rounds/rNN.json`,
+`learn/<source>/rNN/<arm>/tasks/…`, homes in `learn/<source>/home` and `…/eval-home`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent import atomic
+from agent.types import utcnow
+from bench.arms import AdapterHook, NotesHook, sub_home
+from bench.memory_ops import MemoryOps
+from bench.report import markdown as md
+from bench.report import plots
+from bench.results import BenchRunError
+from bench.runner import Arm
+from bench.summary import summarise_cell
+from bench.tasks import BenchTask
+from bench.tracks.base import RunView
+
+if TYPE_CHECKING:
+    from bench.session import Session
+
+SOURCES = ("agent", "bootstrap")
+ARMS = ("none", "notes", "adapter", "both")
+NO_MEMORY = {"memory.use_adapter": False}
+
+
+class RoundRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    round: int
+    source: str
+    verified: int = Field(description="verified examples learned from so far")
+    stream_position: int = Field(description="stream tasks done when it was consolidated")
+    adapter: dict[str, Any] | None = Field(default=None, description="AdapterVersion")
+    learn_s: float
+    created_at: str
+
+
+class DemoRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    written: bool
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def stream_of(tasks: list[BenchTask], seed: int, limit: int | None) -> list[BenchTask]:
+    train = [t for t in tasks if t.split == "train"]
+    order = list(range(len(train)))
+    random.Random(f"learn-stream-{seed}").shuffle(order)
+    stream = [train[i] for i in order]
+    return stream[:limit] if limit else stream
+
+
+def _one_repo(tasks: list[BenchTask]) -> str:
+    repos = sorted({t.repo for t in tasks})
+    if len(repos) != 1:
+        raise BenchRunError(f"the learn track learns one repository at a time; the selected "
+                            f"tasks come from {len(repos)}: {', '.join(repos)}")  # fmt: skip
+    return repos[0]
+
+
+class LearnTrack:
+    name = "learn"
+
+    def __init__(self, ops: MemoryOps | None = None):
+        self.ops = ops
+
+    # -- running ------------------------------------------------------------------
+
+    def run(self, session: Session) -> None:
+        from bench.repos import BenchRepos
+
+        self.ops = self.ops or session.memory_ops()
+        opts = session.track_options
+        every = int(opts.get("learn_every") or 5)
+        sources = list(opts.get("learn_sources") or ["agent"])
+        arms = [a for a in (opts.get("arms") or ARMS) if a != "none"]
+        unknown = [s for s in sources if s not in SOURCES] + [a for a in arms if a not in ARMS]
+        if unknown:
+            raise BenchRunError(f"unknown learn source/arm: {', '.join(unknown)}; sources are "
+                                f"{', '.join(SOURCES)}, arms {', '.join(ARMS)}")  # fmt: skip
+        spec = _one_repo(session.tasks)
+        stream = stream_of(session.tasks, session.manifest.seed, opts.get("learn_tasks"))
+        held_out = [t for t in session.tasks if t.split == "test"]
+        if not stream or not held_out:
+            raise BenchRunError(f"the learn track needs training and test tasks of the repo "
+                                f"(selected: {len(stream)} train, {len(held_out)} test); run "
+                                "it with --split all")  # fmt: skip
+        clean = BenchRepos(session.home).open(spec).path
+        runner = session.runner()
+        eval_root = session.run_dir / "learn"
+        runner.run(held_out, session.store("learn", "base"),
+                   Arm("none", flags=NO_MEMORY,
+                       runs_home=sub_home(session.home, eval_root / "base-home")))  # fmt: skip
+        for source in sources:
+            self._source(session, source, stream, held_out, clean, every, arms)
+
+    def _source(self, session: Session, source: str, stream: list[BenchTask],
+                held_out: list[BenchTask], clean: Path, every: int, arms: list[str]) -> None:  # fmt: skip
+        root = session.run_dir / "learn" / source
+        learn_home = sub_home(session.home, root / "home")
+        eval_home = sub_home(session.home, root / "eval-home")
+        from bench.runner import RunnerOptions
+
+        one_at_a_time = RunnerOptions(**{**session.options.__dict__, "workers": 1})
+        stream_runner = session.runner(one_at_a_time)
+        stream_store = session.store("learn", source, "stream")
+        stream_arm = Arm("stream", runs_home=learn_home, learn=True,
+                         hooks=[AdapterHook(self.ops, learn_home), NotesHook(self.ops, learn_home)])  # fmt: skip
+        verified, rounds = 0, 0
+        for position, task in enumerate(stream, 1):
+            if source == "agent":
+                # A fresh adapter hook per task: a round may have made a new version.
+                stream_arm.hooks = [
+                    AdapterHook(self.ops, learn_home),
+                    NotesHook(self.ops, learn_home),
+                ]
+                result = stream_runner.run([task], stream_store, stream_arm)[task.instance_id]
+                verified += int(result.resolved)
+            else:
+                verified += int(self._demo(session, task, root, learn_home).written)
+            last = position == len(stream)
+            due = verified >= (rounds + 1) * every or (last and verified > rounds * every)
+            if due and verified > 0:
+                rounds += 1
+                self._round(session, source, rounds, verified, position, clean, learn_home)
+                self._evaluate(session, source, rounds, held_out, arms, learn_home, eval_home)
+
+    def _demo(self, session: Session, task: BenchTask, root: Path, home) -> DemoRecord:
+        from bench.repos import task_checkout
+
+        path = root / "stream" / "demos" / f"{task.instance_id}.json"
+        if path.is_file():
+            return DemoRecord.model_validate_json(path.read_text())
+        started = time.monotonic()
+        try:
+            written = self.ops.bootstrap(
+                task, task_checkout(task, session.home), home, session.config
+            )
+            record = DemoRecord(instance_id=task.instance_id, written=written)
+        except Exception as exc:
+            if isinstance(exc, BenchRunError) or getattr(exc, "stops_run", False):
+                raise
+            record = DemoRecord(instance_id=task.instance_id, written=False,
+                                error=f"{type(exc).__name__}: {exc}"[:500])  # fmt: skip
+        record.seconds = round(time.monotonic() - started, 3)
+        atomic.write_text(path, record.model_dump_json(indent=2))
+        session.note(f"bootstrap demonstration {task.instance_id}: "
+                     f"{'written' if record.written else 'not written'}")  # fmt: skip
+        return record
+
+    def _round(self, session: Session, source: str, number: int, verified: int, position: int,
+               clean: Path, learn_home) -> RoundRecord:  # fmt: skip
+        path = session.run_dir / "learn" / source / "rounds" / f"r{number:02d}.json"
+        if path.is_file():
+            return RoundRecord.model_validate_json(path.read_text())
+        session.note(f"learn ({source}): consolidating after {verified} verified examples")
+        started = time.monotonic()
+        version = self.ops.learn(clean, learn_home, session.config)
+        record = RoundRecord(
+            round=number, source=source, verified=verified, stream_position=position,
+            adapter=version.model_dump(mode="json") if version is not None else None,
+            learn_s=round(time.monotonic() - started, 3), created_at=utcnow().isoformat(),
+        )  # fmt: skip
+        atomic.write_text(path, record.model_dump_json(indent=2))
+        return record
+
+    def _evaluate(self, session: Session, source: str, number: int, held_out: list[BenchTask],
+                  arms: list[str], learn_home, eval_home) -> None:  # fmt: skip
+        runner = session.runner()
+        for arm in arms:
+            hooks = []
+            if arm in ("adapter", "both"):
+                hooks.append(AdapterHook(self.ops, learn_home))
+            if arm in ("notes", "both"):
+                hooks.append(NotesHook(self.ops, learn_home))
+            flags = {} if arm in ("adapter", "both") else NO_MEMORY
+            runner.run(held_out, session.store("learn", source, f"r{number:02d}", arm),
+                       Arm(arm, flags=flags, runs_home=eval_home, hooks=hooks))  # fmt: skip
+
+    # -- reading back -------------------------------------------------------------
+
+    def summarise(self, view: RunView) -> dict[str, Any]:
+        opts = view.manifest.options
+        base = summarise_cell("learn/base", view.cell("learn", "base").values())
+        out: dict[str, Any] = {"every": opts.get("learn_every"), "base": base.model_dump(mode="json"),
+                               "sources": {}}  # fmt: skip
+        for source in opts.get("learn_sources") or ["agent"]:
+            root = view.path("learn", source)
+            rounds = [json.loads(p.read_text()) for p in sorted((root / "rounds").glob("r*.json"))]
+            entry: dict[str, Any] = {"rounds": [], "stream": None}
+            if source == "agent":
+                stream = summarise_cell(f"learn/{source}/stream",
+                                        view.cell("learn", source, "stream").values())  # fmt: skip
+                entry["stream"] = stream.model_dump(mode="json")
+            else:
+                demos = [json.loads(p.read_text())
+                         for p in sorted((root / "stream" / "demos").glob("*.json"))]  # fmt: skip
+                entry["demos"] = {"tasks": len(demos), "written": sum(d["written"] for d in demos),
+                                  "errors": [d for d in demos if d.get("error")][:10]}  # fmt: skip
+            for record in rounds:
+                cells = {}
+                for arm_dir in sorted((root / f"r{record['round']:02d}").glob("*")):
+                    results = view.cell("learn", source, f"r{record['round']:02d}", arm_dir.name)
+                    cells[arm_dir.name] = summarise_cell(arm_dir.name, results.values()).model_dump(
+                        mode="json"
+                    )
+                adapter = record.get("adapter") or {}
+                entry["rounds"].append({
+                    "round": record["round"], "verified": record["verified"],
+                    "stream_position": record["stream_position"], "learn_s": record["learn_s"],
+                    "adapter_version": adapter.get("version"), "adapter_status": adapter.get("status"),
+                    "adapter_metrics": adapter.get("metrics", {}), "cells": cells,
+                })  # fmt: skip
+            out["sources"][source] = entry
+        return out
+
+    def plots(self, summary: dict[str, Any], out: Path) -> dict[str, str]:
+        made: dict[str, str] = {}
+        base = summary["base"]["resolved"]
+        for source, entry in summary["sources"].items():
+            if not entry["rounds"]:
+                continue
+            arms = sorted({a for r in entry["rounds"] for a in r["cells"]}, key=ARMS.index)
+            series = {"none": [(0, base)] + [(r["verified"], base) for r in entry["rounds"]]}
+            for arm in arms:
+                series[arm] = [(0, base)] + [(r["verified"], r["cells"][arm]["resolved"])
+                                             for r in entry["rounds"] if arm in r["cells"]]  # fmt: skip
+            name = f"learn_curve_{source}"
+            made[name] = plots.learning_curve(
+                series, out / f"{name}.png",
+                f"learning from {'the agent’s own verified runs' if source == 'agent' else 'bootstrap demonstrations'}",
+            ).name  # fmt: skip
+            last = entry["rounds"][-1]
+            bars = {"none": base, **{a: last["cells"][a]["resolved"] for a in arms}}
+            made[f"learn_arms_{source}"] = plots.rate_bars(
+                bars, out / f"learn_arms_{source}.png",
+                f"{source}: held-out resolved rate after round {last['round']}",
+            ).name  # fmt: skip
+        return made
+
+    def markdown(self, summary: dict[str, Any], plots_made: dict[str, str]) -> list[str]:
+        lines = ["## learn", "",
+                 f"Consolidation every {summary['every']} verified examples; held-out = the "
+                 "repo's test tasks. No memory (`none`): "
+                 f"{md.rate_text(summary['base']['resolved'])}.", ""]  # fmt: skip
+        for source, entry in summary["sources"].items():
+            what = ("the agent's own verified runs" if source == "agent"
+                    else "bootstrap demonstrations (written from the known fixes of training tasks)")  # fmt: skip
+            lines += [f"### learning from {what}", ""]
+            if entry.get("stream"):
+                s = entry["stream"]
+                lines.append(f"Stream: {s['tasks']} training tasks, resolved "
+                             f"{md.rate_text(s['resolved'])} while learning.")  # fmt: skip
+            if entry.get("demos"):
+                d = entry["demos"]
+                lines.append(
+                    f"Demonstrations: {d['written']} written for {d['tasks']} training tasks."
+                )
+            lines.append("")
+            if not entry["rounds"]:
+                lines += ["No consolidation round yet (too few verified examples).", ""]
+                continue
+            arms = sorted({a for r in entry["rounds"] for a in r["cells"]}, key=ARMS.index)
+            rows = []
+            for r in entry["rounds"]:
+                version = (
+                    "–"
+                    if r["adapter_version"] is None
+                    else f"v{r['adapter_version']} ({r['adapter_status']})"
+                )
+                rows.append([r["round"], r["verified"], version, md.seconds(r["learn_s"]),
+                             *[md.rate_text(r["cells"][a]["resolved"]) if a in r["cells"] else "–"
+                               for a in arms]])  # fmt: skip
+            lines += md.table(["round", "verified", "adapter", "learn time", *arms], rows)
+            lines.append("")
+            lines += md.image(f"learn_curve_{source}", plots_made, f"learning curve ({source})")
+            lines += md.image(f"learn_arms_{source}", plots_made, f"arms ({source})")
+        return lines

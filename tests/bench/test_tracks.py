@@ -1,0 +1,126 @@
+"""The learn, forget and knowledge tracks end to end with the real runner and grader
+(local sandbox, the oracle as the model) and a fake memory, then read back for the
+report and resumed without redoing anything."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.config import load_config
+from agent.home import Home
+from bench.report.render import render_report
+from bench.session import resume_session, start_session
+from tests.bench.conftest import STATS_REPO
+from tests.bench.fake_memory import FakeMemory
+from tests.bench.taskset import make_tasks, task_file
+from tests.conftest import make_git_repo
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::sandboxes.local.LocalSandboxWarning"),
+]
+TRAIN = {"stats__bug-mean", "stats__bug-running", "stats__bug-window"}
+TEST = {"stats__bug-sorted", "stats__bug-clamp"}
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tracks")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENGRAM_HOME", str(root / "home"))
+        home = Home.resolve()
+        home.ensure()
+        tasks = make_tasks(make_git_repo(root / "stats", STATS_REPO), home)
+        config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
+                                    "agent.repo_map_tokens": 0}).config  # fmt: skip
+        options = {"learn_every": 2, "learn_sources": ["agent", "bootstrap"],
+                   "arms": ["notes", "adapter"], "humaneval_n": 8}  # fmt: skip
+        session = start_session(home, task_file(root / "tasks.jsonl", tasks), config,
+                                tracks=["knowledge", "learn", "forget"], oracle=True,
+                                options=options, name="learn", command=["engram", "bench"])  # fmt: skip
+        fake = FakeMemory()
+        session.memory = fake
+        session.run_tracks()
+        report = render_report(session.run_dir)
+        calls = (len(fake.learned), len(fake.general), len(fake.repo), len(fake.demos))
+        again = resume_session(home, session.run_dir)
+        again.memory = fake
+        again.run_tracks()
+        repeat = (len(fake.learned), len(fake.general), len(fake.repo), len(fake.demos))
+        yield home, session, fake, report, calls, repeat
+
+
+def test_tracks_run_in_their_dependency_order(learned):
+    _, session, *_ = learned
+    assert session.manifest.tracks == ["learn", "forget", "knowledge"]
+
+
+def test_rounds_come_every_k_verified_examples_and_at_the_end(learned):
+    _, session, fake, *_ = learned
+    rounds = {}
+    for source in ("agent", "bootstrap"):
+        folder = session.run_dir / "learn" / source / "rounds"
+        rounds[source] = [json.loads(p.read_text())["verified"] for p in sorted(folder.glob("*"))]
+    assert rounds == {"agent": [2, 3], "bootstrap": [2, 3]}
+    assert len(fake.learned) == 4
+
+
+def test_each_source_learns_in_its_own_home_and_only_from_training_tasks(learned):
+    home, session, fake, *_ = learned
+    agent = [c for c in fake.learned if c["home"].parent.name == "agent"]
+    boot = [c for c in fake.learned if c["home"].parent.name == "bootstrap"]
+    assert all(
+        c["home"] != home.root and session.run_dir in c["home"].parents for c in fake.learned
+    )
+    # The agent's own verified runs of training tasks — never a test task, never a demo.
+    assert agent[-1]["eligible"] == sorted(TRAIN) and set(agent[-1]["runs"]) <= TRAIN
+    assert agent[-1]["demos"] == []
+    # Bootstrap material only: no agent runs in that home.
+    assert boot[-1]["eligible"] == [] and sorted(boot[-1]["demos"]) == sorted(TRAIN)
+
+
+def test_the_arms_use_the_memory_they_name(learned):
+    _, session, *_ = learned
+    base = session.run_dir / "learn"
+    for source in ("agent", "bootstrap"):
+        adapter = [json.loads(p.read_text())
+                   for p in (base / source / "r02" / "adapter" / "tasks").glob("*.json")]  # fmt: skip
+        notes = [json.loads(p.read_text())
+                 for p in (base / source / "r02" / "notes" / "tasks").glob("*.json")]  # fmt: skip
+        assert {r["instance_id"] for r in adapter} == TEST
+        assert {r["adapter_version"] for r in adapter} == {2}
+        assert {r["adapter_version"] for r in notes} == {None}
+        assert all(r["extras"]["notes_chars"] > 0 for r in notes)
+    none = [json.loads(p.read_text()) for p in (base / "base" / "tasks").glob("*.json")]
+    assert {r["adapter_version"] for r in none} == {None} and len(none) == len(TEST)
+
+
+def test_forget_and_knowledge_evaluate_the_base_and_every_learned_version(learned):
+    _, session, fake, *_ = learned
+    assert [v for _, v in fake.general] == [None, 1, 2, 1, 2]
+    assert sorted(p.stem for p in (session.run_dir / "forget").glob("*.json")) == [
+        "agent-v0001", "agent-v0002", "base", "bootstrap-v0001", "bootstrap-v0002"]  # fmt: skip
+    assert len(fake.repo) == 5
+
+
+def test_the_report_keeps_the_sources_apart_and_shows_every_track(learned):
+    *_, report, _, _ = learned
+    data = json.loads(report.json.read_text())
+    learn = data["tracks"]["learn"]
+    assert set(learn["sources"]) == {"agent", "bootstrap"}
+    assert [r["verified"] for r in learn["sources"]["agent"]["rounds"]] == [2, 3]
+    forget = {e["key"]: e for e in data["tracks"]["forget"]["entries"]}
+    assert forget["agent-v0002"]["delta_pass"] == pytest.approx(-2 / 8)
+    text = report.markdown.read_text()
+    assert "learning from the agent's own verified runs" in text
+    assert "learning from bootstrap demonstrations" in text
+    for name in ("learn_curve_agent", "learn_curve_bootstrap", "forgetting", "knowledge"):
+        png = report.directory / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_a_resumed_run_redoes_nothing(learned):
+    *_, calls, repeat = learned
+    assert calls == repeat
