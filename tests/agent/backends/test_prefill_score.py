@@ -78,7 +78,9 @@ def test_fake_refuses_a_prefix_without_the_capability():
 
 
 def test_fake_scores_through_its_scorer_and_records_the_call():
-    backend = FakeBackend([], scorer=lambda messages, reply: Generation(text=reply, logprobs=[-1.0]))
+    backend = FakeBackend(
+        [], scorer=lambda messages, reply: Generation(text=reply, logprobs=[-1.0])
+    )
     assert backend.score(PROMPT, "B").logprobs == [-1.0]
     assert backend.scored == [(PROMPT, "B")]
     with pytest.raises(BackendError, match="no scorer"):
