@@ -283,7 +283,7 @@ def act(state: AgentState, ctx: RunContext) -> dict[str, Any]:
         submitted = result.submitted
         step.observation = Observation(
             text=result.text, ok=result.ok, error_kind=result.error_kind,
-            truncated=result.truncated, exit_code=result.exit_code,
+            truncated=result.truncated, exit_code=result.exit_code, tests=result.tests,
         )  # fmt: skip
         snap_started = time.perf_counter()
         if step.action.name in READ_ONLY_TOOLS:
