@@ -1,8 +1,8 @@
 """`verify`: the repository's tests on the final tree, in the run's sandbox.
 
-With a task's FAIL_TO_PASS / PASS_TO_PASS (SWE-bench's meaning) the run passes when all
-of the first pass and none of the second fail — a listed test that did not run counts
-as failed. Without them, the whole suite must run with no failure, no error and no
+With a task's FAIL_TO_PASS / PASS_TO_PASS (SWE-bench's meaning) their test files run and
+the run passes when all of the first pass and none of the second fail — a listed test
+that did not run counts as failed. Without them, the whole suite must run with no failure, no error and no
 collection error. The bench grader applies the same rule (`grade`).
 
 Not done here: a task's hidden `test_patch` is applied only by the bench grader, in a
@@ -20,17 +20,23 @@ from tools.types import TestRun
 
 
 def _status(run: TestRun, ids: Sequence[str]) -> tuple[bool, list[str]]:
-    """(all passed, the ids that did not pass). Ids match exactly or by pytest suffix."""
-    outcomes = {o.test_id: o for o in run.outcomes}
-    failing: list[str] = []
-    for test_id in ids:
-        outcome = outcomes.get(test_id)
-        if outcome is None:
-            matches = [o for k, o in outcomes.items() if k.endswith(test_id) or test_id.endswith(k)]
-            outcome = matches[0] if len(matches) == 1 else None
-        if outcome is None or not outcome.passed:
-            failing.append(test_id)
+    """(all passed, the ids that did not pass). Ids match exactly, as in SWE-bench; a
+    listed test that did not run (renamed, deleted, its module broken) did not pass."""
+    passed = {o.test_id for o in run.outcomes if o.passed}
+    failing = [test_id for test_id in ids if test_id not in passed]
     return not failing, failing
+
+
+def selection(ids: Sequence[str]) -> list[str]:
+    """What to ask the runner for: the files of pytest node ids (one id that no longer
+    exists would make pytest refuse the whole selection), other ids as they are."""
+    chosen: list[str] = []
+    for test_id in ids:
+        head = test_id.split("::", 1)[0]
+        item = head if "::" in test_id and head.endswith(".py") else test_id
+        if item not in chosen:
+            chosen.append(item)
+    return chosen
 
 
 def grade(run: TestRun, fail_to_pass: Sequence[str], pass_to_pass: Sequence[str]) -> Verification:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agent.cli import (
+    bench_cmd,
     bot_cmd,
     config_cmd,
     models_cmd,
@@ -30,6 +31,7 @@ run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(probes_cmd.app, name="probes")
+app.add_typer(bench_cmd.app, name="bench")
 setup_cmd.register(app)
 serve_cmd.register(app)
 
