@@ -63,10 +63,42 @@ def _numbered(lines: list[str], start: int) -> str:
 
 
 def def_head(source: str) -> str | None:
-    """The region's text up to and including `def name(`: the forced start of an edit
-    (decorators kept), so the reply is the same function, its arguments still free."""
+    """The forced start of an edit: the region through its signature and docstring
+    (decorators kept), so the reply is the same function and the model writes only its
+    body; up to `def name(` when the source does not parse on its own."""
+    import ast
+    import textwrap
+
+    lines = source.splitlines(keepends=True)
+    try:
+        node = ast.parse(textwrap.dedent(source)).body[0]
+    except (SyntaxError, IndexError):
+        node = None
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+        first = node.body[0]
+        docstring = isinstance(first, ast.Expr) and isinstance(
+            getattr(first, "value", None), ast.Constant
+        ) and isinstance(first.value.value, str)  # fmt: skip
+        end = (first.end_lineno or first.lineno) if docstring else first.lineno - 1
+        if 0 < end < len(lines):
+            return "".join(lines[:end])
     match = re.search(r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(", source, re.MULTILINE)
     return source[: match.end()] if match else None
+
+
+def raised_lines(failures: list[TestOutcome], cand: Candidate, lines: list[str]) -> list[str]:
+    """The candidate's lines that the failures' tracebacks point at, innermost first."""
+    from agent.policies.localize import _locations, _split_frame
+
+    seen: list[str] = []
+    for failure in failures:
+        spots = [_split_frame(f) for f in failure.frames] + _locations(failure.message)
+        for path, number in reversed(spots):
+            if path.endswith(cand.path) and cand.start <= number <= cand.end:
+                text = lines[number - 1].strip() if number <= len(lines) else ""
+                if text and text not in seen:
+                    seen.append(text)
+    return seen[:2]
 
 
 class SmallPolicy:
@@ -268,11 +300,18 @@ class SmallPolicy:
             self._next_attempt(ps)
             return self.propose_again(ps, ctx, index, started_at)
         test = self._test_source(ps, ctx)
+        failures = [TestOutcome.model_validate(f) for f in ps.get("failures", [])]
+        raised = raised_lines(failures, cand, lines)
+        where = (
+            "The error is raised here:\n```python\n" + "\n".join(raised) + "\n```\n"
+            if raised else ""
+        )  # fmt: skip
         user = (
             f"These tests fail:\n```\n{self._failure_text(ps, limit=2)}\n```\n"
             + (f"The first failing test:\n```python\n{test}\n```\n" if test else "")
             + f"The bug is in `{cand.name}` in {cand.path}:\n```python\n{old}\n```\n"
-            f"Write `{cand.name}` again with the bug fixed. Change only what is wrong."
+            + where
+            + f"Write `{cand.name}` again with the bug fixed. Change only what is wrong."
         )
         messages = [
             ChatMessage(
@@ -290,6 +329,7 @@ class SmallPolicy:
         model_s = 0.0
         generation: Generation | None = None
         new = None
+        repeats = 0
         for k in range(RESAMPLES_PER_EDIT):
             hot = ps["attempt"] > 0 or k > 0
             options = GenerationOptions(
@@ -313,7 +353,8 @@ class SmallPolicy:
                 new = candidate
                 ps["edits"].append(digest)
                 break
-            ps["repeats"] += 1  # the guard: a no-op or an edit already tried is not run
+            repeats += 1  # the guard: a no-op or an edit already tried is not run
+        ps["repeats"] += repeats
         if new is None:
             self._next_attempt(ps)
             return self.propose_again(ps, ctx, index, started_at)
@@ -326,6 +367,8 @@ class SmallPolicy:
             temperature=options.temperature, timings=StepTimings(model_s=model_s),
             started_at=started_at,
         )  # fmt: skip
+        if repeats:
+            step.notes.append(f"loop guard: {repeats} no-op or repeated edit(s) resampled")
         return Proposal(step, generation, policy_state=ps)
 
     def propose_again(self, ps: dict[str, Any], ctx: RunContext, index: int,

@@ -18,10 +18,11 @@ warnings.filterwarnings("ignore", category=UserWarning, module="sandboxes.local"
 
 CAPS = BackendCapabilities(adapters=True, prefill=True, logprobs=True)
 PICK_A = Generation(text="A", top_logprobs=[[("A", -0.2), ("B", -1.9), ("The", -3.0)]])
-# Edit replies are continuations of the forced `def add(`.
-FIXED = "a, b):\n    return a + b\n"
-WRONG = "a, b):\n    return a * b\n"
-NOOP = "a, b):\n    return a - b\n"
+# Edit replies continue the forced start: the signature (and docstring, had it one).
+FIXED = "    return a + b\n"
+WRONG = "    return a * b\n"
+NOOP = "    return a - b\n"
+SWAPPED = "    return b - a\n"
 HAPPY_ACTIONS = ["run_tests", "view", "edit", "run_tests", "submit"]
 
 
@@ -64,7 +65,7 @@ def test_every_phase_in_order_and_only_the_choices_are_the_models(small):
     assert edit.action.arguments["new"] == "def add(a, b):\n    return a + b"
     choice_call, edit_call = h.backend.calls
     assert choice_call[2].max_new_tokens == 1 and choice_call[2].top_logprobs > 0
-    assert edit_call[2].prefix == "```python\ndef add(" and edit_call[2].stop == ["\n```"]
+    assert edit_call[2].prefix == "```python\ndef add(a, b):\n" and edit_call[2].stop == ["\n```"]
     assert "tests/test_core.py::test_add" in edit_call[0][-1].content
 
 
@@ -91,7 +92,7 @@ def test_a_failed_attempt_is_reverted_and_a_repeat_of_it_is_not_run_again(small)
 
 def test_no_submit_when_no_edit_passes_the_tests(small):
     h = small()
-    t = run(h, [PICK_A, WRONG, "a, b):\n    return b - a\n"])
+    t = run(h, [PICK_A, WRONG, SWAPPED])
     assert "submit" not in kept_actions(t)
     assert t.exit_status == ExitStatus.BUDGET_EXHAUSTED and not t.verification.passed
     assert t.final_diff.strip() == ""  # the last failed attempt was reverted too
@@ -99,7 +100,7 @@ def test_no_submit_when_no_edit_passes_the_tests(small):
 
 def test_an_edit_that_does_not_parse_is_refused_and_counted_malformed(small):
     h = small()
-    t = run(h, [PICK_A, "a, b:\n    return a +\n", FIXED])
+    t = run(h, [PICK_A, "    return a +\n", FIXED])
     assert kept_actions(t) == ["run_tests", "view", "edit", "edit", "run_tests", "submit"]
     assert not t.steps[2].observation.ok and t.verification.passed
     assert policy_state(h, t.run_id)["malformed"] == 1
@@ -132,7 +133,7 @@ def test_resume_mid_policy_keeps_the_phase(small, node, occurrence):
 
 def test_fork_after_the_choice_tries_another_edit_from_the_same_phase(small):
     h = small()
-    first = run(h, [PICK_A, WRONG, "a, b):\n    return b - a\n"])
+    first = run(h, [PICK_A, WRONG, SWAPPED])
     assert not first.verification.passed
     fork = h.runner.fork(
         first.run_id, 2, h.handles(None, backend=FakeBackend([FIXED], capabilities=CAPS))
