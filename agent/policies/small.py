@@ -86,6 +86,34 @@ def def_head(source: str) -> str | None:
     return source[: match.end()] if match else None
 
 
+def function_end_stops(head: str) -> list[str]:
+    """Stop strings for the first line after the function: one at the def's own
+    indentation or less (the next method, or module-level code such as a test the model
+    starts to write)."""
+    def_line = next((ln for ln in head.splitlines() if ln.lstrip().startswith(("def ", "async "))),
+                    head)  # fmt: skip
+    indent = def_line[: len(def_line) - len(def_line.lstrip())]
+    starts = ("def ", "class ", "@", "#", "if ", "print", "assert ", "import ", "from ")
+    stops = [f"\n{indent}{s}" for s in starts]
+    if indent:
+        stops += [f"\n{s}" for s in ("def ", "class ", "@", "#", "if ")]
+    return [FENCE_END, *stops]
+
+
+def body_only(head: str, continuation: str) -> str:
+    """`head` + the continuation cut at the first line that leaves the function (not
+    indented deeper than its `def`): the edit stays inside the bounded region."""
+    def_line = next((ln for ln in head.splitlines() if ln.lstrip().startswith(("def ", "async "))),
+                    head)  # fmt: skip
+    depth = len(def_line) - len(def_line.lstrip())
+    kept = []
+    for line in continuation.splitlines():
+        if line.strip() and len(line) - len(line.lstrip()) <= depth:
+            break
+        kept.append(line)
+    return (head + "\n".join(kept)).rstrip()
+
+
 def raised_lines(failures: list[TestOutcome], cand: Candidate, lines: list[str]) -> list[str]:
     """The candidate's lines that the failures' tracebacks point at, innermost first."""
     from agent.policies.localize import _locations, _split_frame
@@ -335,7 +363,8 @@ class SmallPolicy:
             options = GenerationOptions(
                 temperature=EXPLORE_TEMPERATURE if hot else ctx.config.model.temperature,
                 max_new_tokens=budget, seed=ctx.config.model.seed + index + 101 * k,
-                stop=[FENCE_END] if prefill else [], prefix=prefix, capture_layer=ctx.capture_layer,
+                stop=function_end_stops(head) if prefill else [], prefix=prefix,
+                capture_layer=ctx.capture_layer,
             )  # fmt: skip
             started = time.perf_counter()
             generation = ctx.backend.generate(messages, adapter=ctx.adapter, options=options)
@@ -344,7 +373,7 @@ class SmallPolicy:
                 prompt_tokens=usage.prompt_tokens + generation.usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens + generation.usage.completion_tokens,
             )
-            candidate = (head + generation.text).rstrip() if prefill else fenced(generation.text)
+            candidate = body_only(head, generation.text) if prefill else fenced(generation.text)
             if candidate is None:
                 ps["malformed"] += 1
                 continue

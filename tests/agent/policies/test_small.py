@@ -65,8 +65,16 @@ def test_every_phase_in_order_and_only_the_choices_are_the_models(small):
     assert edit.action.arguments["new"] == "def add(a, b):\n    return a + b"
     choice_call, edit_call = h.backend.calls
     assert choice_call[2].max_new_tokens == 1 and choice_call[2].top_logprobs > 0
-    assert edit_call[2].prefix == "```python\ndef add(a, b):\n" and edit_call[2].stop == ["\n```"]
+    assert edit_call[2].prefix == "```python\ndef add(a, b):\n"
+    assert edit_call[2].stop[0] == "\n```" and "\ndef " in edit_call[2].stop
     assert "tests/test_core.py::test_add" in edit_call[0][-1].content
+
+
+def test_what_the_model_writes_past_the_function_is_cut_off(small):
+    h = small()
+    t = run(h, [PICK_A, FIXED + "\n\n# Test it\ndef test_add():\n    assert add(1, 1) == 2\n"])
+    assert t.steps[2].action.arguments["new"] == "def add(a, b):\n    return a + b"
+    assert t.verification.passed
 
 
 def test_an_edit_that_changes_nothing_is_resampled_not_run(small):
