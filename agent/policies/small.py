@@ -385,6 +385,14 @@ class SmallPolicy:
             repeats += 1  # the guard: a no-op or an edit already tried is not run
         ps["repeats"] += repeats
         if new is None:
+            # Nothing is run for this attempt; the next step carries its cost and count,
+            # so trajectories (and the failure taxonomy) still see them.
+            carry = ps.setdefault("carry", {"repeats": 0, "prompt_tokens": 0,
+                                            "completion_tokens": 0, "model_s": 0.0})  # fmt: skip
+            carry["repeats"] += repeats
+            carry["prompt_tokens"] += usage.prompt_tokens
+            carry["completion_tokens"] += usage.completion_tokens
+            carry["model_s"] += model_s
             self._next_attempt(ps)
             return self.propose_again(ps, ctx, index, started_at)
         ps["attempts"] += 1
@@ -406,10 +414,22 @@ class SmallPolicy:
         if ps["phase"] == "done":
             return Proposal(None, policy_state=ps, exit=(ExitStatus.BUDGET_EXHAUSTED, ps["why"]))
         if ps["phase"] == "localize":
-            return self._localize(ps, ctx, index, started_at)
-        if ps["phase"] == "edit":
-            return self._edit(ps, ctx, index, started_at)
-        raise ValueError(f"cannot continue in phase {ps['phase']!r} without a step")
+            proposal = self._localize(ps, ctx, index, started_at)
+        elif ps["phase"] == "edit":
+            proposal = self._edit(ps, ctx, index, started_at)
+        else:
+            raise ValueError(f"cannot continue in phase {ps['phase']!r} without a step")
+        carry = ps.pop("carry", None)
+        if carry and proposal.step is not None:
+            step = proposal.step
+            step.notes.append(f"loop guard: {carry['repeats']} no-op or repeated edit(s) "
+                              "resampled in an attempt that ran nothing")  # fmt: skip
+            step.tokens = TokenUsage(
+                prompt_tokens=step.tokens.prompt_tokens + carry["prompt_tokens"],
+                completion_tokens=step.tokens.completion_tokens + carry["completion_tokens"],
+            )
+            step.timings.model_s += carry["model_s"]
+        return proposal
 
 
 def fenced(text: str) -> str | None:

@@ -128,6 +128,13 @@ def test_submit_is_never_proposed_on_an_unchanged_tree(small):
     assert policy_state(h, t.run_id)["repeats"] == 6
 
 
+def test_an_attempt_that_ran_nothing_is_counted_on_the_next_step(small):
+    h = small()
+    t = run(h, [PICK_A, NOOP, NOOP, NOOP, FIXED])
+    assert kept_actions(t) == HAPPY_ACTIONS and t.verification.passed
+    assert any("3 no-op or repeated" in n and "ran nothing" in n for n in t.steps[2].notes)
+
+
 @pytest.mark.parametrize(("node", "occurrence"), [("act", 3), ("call_model", 4), ("verify", 1)])
 def test_resume_mid_policy_keeps_the_phase(small, node, occurrence):
     h = small()
