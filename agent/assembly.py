@@ -8,6 +8,7 @@ run many tasks build it once and pass it in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from agent.config import EngramConfig
 from agent.graph.context import Event, EventSink
 from agent.home import Home
 from agent.monitor import Monitor
+from agent.policies.base import Policy
 from agent.run import Handles
 from agent.types import Task
 
@@ -34,6 +36,31 @@ def make_backend(config: EngramConfig, home: Home) -> LLMBackend:
     from agent.backends.factory import open_backend
 
     return open_backend(config.model, home)
+
+
+# Models under this many parameters get the small-model policy under `policy = auto`.
+SMALL_MODEL_PARAMS = 3e9
+_PARAMS = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
+
+
+def model_parameters(model_id: str) -> float | None:
+    """Parameters as the model's name states them (`…-0.5B-…` → 5e8); None if unstated."""
+    match = _PARAMS.search(model_id.rsplit("/", 1)[-1])
+    return float(match.group(1)) * 1e9 if match else None
+
+
+def make_policy(config: EngramConfig, backend: LLMBackend) -> Policy:
+    """`agent.policy`; `auto` picks the small-model policy for models under ~3B
+    parameters (they loop and misformat in free form), free form otherwise or when the
+    size is unknown (a remote server's model)."""
+    from agent.policies.freeform import FreeformPolicy
+    from agent.policies.small import SmallPolicy
+
+    choice = config.agent.policy
+    if choice == "auto":
+        params = model_parameters(backend.model_id)
+        choice = "small" if params is not None and params < SMALL_MODEL_PARAMS else "freeform"
+    return SmallPolicy() if choice == "small" else FreeformPolicy()
 
 
 def use_native_tools(config: EngramConfig, backend: LLMBackend) -> bool:
@@ -121,5 +148,6 @@ def build_handles(
         adapter_version=adapter[1] if adapter else None,
         native_tools=native,
         capture_layer=capture_layer,
+        policy=make_policy(config, backend),
         before_node=before_node,
     )

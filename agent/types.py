@@ -111,6 +111,9 @@ class Observation(Model):
     )
     truncated: bool = False
     exit_code: int | None = None
+    tests: TestRun | None = Field(
+        default=None, description="run_tests: counts and the non-passing outcomes, structured"
+    )
 
 
 class Decision(StrEnum):
@@ -181,6 +184,11 @@ class Step(Model):
     repeat_of: int | None = Field(default=None, description="index of the step this repeats")
     reason: str | None = Field(default=None, description="why it was rolled back / resampled")
     label: StepLabel | None = None
+    prompt: list[ChatMessage] | None = Field(
+        default=None,
+        description="the exact messages the model saw, for policies that build each turn's "
+        "prompt themselves (small); None: the kept steps' conversation (free-form)",
+    )
     started_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -228,6 +236,11 @@ class Trajectory(Persisted):
     model_id: str
     backend: str
     policy: str = "freeform"
+    source: Literal["agent", "bootstrap"] = Field(
+        default="agent",
+        description="bootstrap: a demonstration the harness wrote from a generated task's "
+        "known fix, never the agent's own run (reported and counted apart)",
+    )
     adapter_version: int | None = None
     branch: str | None = None
     base_commit: str | None = None

@@ -113,7 +113,11 @@ class RunTests:
             kind = "timeout"
         elif not run.outcomes and _NOT_FOUND.search(run.output_tail):
             kind = "not_found"
-        return ToolResult(text=text, ok=run.ok, error_kind=kind, exit_code=run.exit_code)
+        failing = [o for o in run.outcomes if not o.passed]
+        compact = run.model_copy(update={"outcomes": failing, "output_tail": ""})
+        return ToolResult(
+            text=text, ok=run.ok, error_kind=kind, exit_code=run.exit_code, tests=compact
+        )
 
     @staticmethod
     def _pytest_id(ctx: ToolContext, test_id: str) -> str | ToolResult:

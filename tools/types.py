@@ -68,6 +68,11 @@ class ToolResult(_Model):
     exit_code: int | None = None
     changed_files: list[str] = Field(default_factory=list)
     submitted: bool = False
+    tests: TestRun | None = Field(
+        default=None,
+        description="run_tests: the run's counts and its non-passing outcomes (passing ones "
+        "are left out to keep trajectories small)",
+    )
 
 
 class NameCheck(_Model):
@@ -109,6 +114,11 @@ class TestOutcome(_Model):
     status: TestStatus
     message: str = Field(default="", description="short: the assertion / exception line(s)")
     duration_s: float = 0.0
+    frames: list[str] = Field(
+        default_factory=list,
+        description="the failure's traceback as `path:line`, outermost first (where the "
+        "runner reports it)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -198,3 +208,6 @@ class TestRun(_Model):
             if n
         ]
         return ", ".join(parts) or "no tests ran"
+
+
+ToolResult.model_rebuild()  # `tests` names TestRun, defined after it

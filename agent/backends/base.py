@@ -58,6 +58,8 @@ class BackendCapabilities:
     training: bool = False
     constrained: bool = False  # grammar / JSON-schema constrained decoding
     adapters: bool = False
+    prefill: bool = False  # GenerationOptions.prefix: a forced start of the reply
+    scoring: bool = False  # CompletionScorer.score: logprobs of a given reply
 
 
 @dataclass
@@ -73,6 +75,7 @@ class GenerationOptions:
     # Token-level penalties (loop guards): token id -> additive logit bias.
     logit_bias: dict[int, float] = field(default_factory=dict)
     top_logprobs: int = 0  # alternatives per position to return in Generation.top_logprobs
+    prefix: str = ""  # prefill: the reply starts with this text (see the contract above)
 
 
 @dataclass
@@ -113,3 +116,24 @@ class LLMBackend(Protocol):
     def unload_adapter(self, name: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class CompletionScorer(Protocol):
+    """Backends that score a given reply (`capabilities.scoring`).
+
+    `score` returns a Generation for `reply` as if the model had generated exactly it
+    after `messages`: `text` is `reply`; `token_ids`, `tokens`, `logprobs`, `entropies`
+    and (with `top_logprobs`) `top_logprobs` cover every token of it, from the raw
+    distribution (no temperature, no bias). Nothing is sampled; `usage.completion_tokens`
+    is the reply's length in tokens.
+    """
+
+    def score(
+        self,
+        messages: list[ChatMessage],
+        reply: str,
+        tools: list[ToolSpec] | None = None,
+        adapter: str | None = None,
+        top_logprobs: int = 0,
+    ) -> Generation: ...

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 class HFBackend:
     name = "hf"
     capabilities = BackendCapabilities(
-        native_tools=True, logprobs=True, hidden_states=True, training=True, adapters=True
-    )
+        native_tools=True, logprobs=True, hidden_states=True, training=True, adapters=True,
+        prefill=True, scoring=True,
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -150,6 +151,26 @@ class HFBackend:
     def count_tokens(self, messages: list[ChatMessage], tools: ToolList | None = None) -> int:
         return len(self.encode(messages, tools))
 
+    def encode_with_reply(
+        self, messages: list[ChatMessage], reply: str, tools: ToolList | None = None
+    ) -> tuple[list[int], list[int]]:
+        """(prompt ids, reply ids) for a reply that starts right after the prompt.
+
+        Tokenized jointly, as training tokenizes a rendered conversation, and split where
+        the prompt alone ends; where joint tokenization crosses that boundary (it does
+        not for chat templates that end the prompt with a newline), the reply is
+        tokenized on its own.
+        """
+        prompt = self.encode(messages, tools)
+        if not reply:
+            return prompt, []
+        joint = self.tokenizer(self.render(messages, tools) + reply, add_special_tokens=False)[
+            "input_ids"
+        ]
+        if joint[: len(prompt)] == prompt:
+            return prompt, joint[len(prompt) :]
+        return prompt, self.tokenizer(reply, add_special_tokens=False)["input_ids"]
+
     # ------------------------------------------------------------------ adapters
     def load_adapter(self, name: str, path: Path) -> None:
         """Load a LoRA adapter saved in PEFT layout; an existing `name` is replaced."""
@@ -193,7 +214,8 @@ class HFBackend:
         options = options or GenerationOptions()
         if options.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
-        prompt = self.encode(messages, tools)
+        prompt, forced = self.encode_with_reply(messages, options.prefix, tools)
+        prompt = prompt + forced
         trace = DecodeTrace(
             self.tokenizer, len(prompt), options.stop, options.top_logprobs, on_text, cancel
         )
@@ -345,6 +367,48 @@ class HFBackend:
             entropies=torch.special.entr(logp.exp()).sum(-1).tolist(),
             hidden=captured[0][0, span].float().cpu().numpy() if layer is not None else None,
             hidden_layer=layer,
+            seconds=time.perf_counter() - started,
+        )
+
+    def score(
+        self,
+        messages: list[ChatMessage],
+        reply: str,
+        tools: ToolList | None = None,
+        adapter: str | None = None,
+        top_logprobs: int = 0,
+    ) -> Generation:
+        """The model's log-probabilities for `reply` after `messages` (CompletionScorer):
+        one teacher-forced forward pass, nothing sampled."""
+        import torch
+
+        self._require_open()
+        prompt, ids = self.encode_with_reply(messages, reply, tools)
+        if not ids:
+            raise ValueError("reply is empty")
+        full = torch.tensor([prompt + ids], dtype=torch.long, device=self._base.device)
+        started = time.perf_counter()
+        with self._lock, self._lora.active(adapter), torch.inference_mode():
+            # The last len(ids) + 1 positions: from the prompt's last token (which predicts
+            # the reply's first) to the reply's last (whose prediction is dropped).
+            logits = self._base(input_ids=full, logits_to_keep=len(ids) + 1).logits[0, :-1]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        target = torch.tensor(ids, device=logp.device)
+        top = None
+        if top_logprobs:
+            values, index = torch.topk(logp, top_logprobs, dim=-1)
+            top = [
+                [(self._piece(i), v) for i, v in zip(row_i, row_v, strict=True)]
+                for row_i, row_v in zip(index.tolist(), values.tolist(), strict=True)
+            ]
+        return Generation(
+            text=reply,
+            usage=TokenUsage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
+            token_ids=ids,
+            tokens=[self._piece(i) for i in ids],
+            logprobs=logp.gather(1, target[:, None])[:, 0].tolist(),
+            top_logprobs=top,
+            entropies=torch.special.entr(logp.exp()).sum(-1).tolist(),
             seconds=time.perf_counter() - started,
         )
 

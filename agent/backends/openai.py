@@ -224,6 +224,8 @@ class OpenAIBackend:
         options: GenerationOptions | None = None,
     ) -> Generation:
         options = options or GenerationOptions()
+        if options.prefix:
+            raise ValueError("the openai backend has no prefill (GenerationOptions.prefix)")
         payload = self._payload(messages, tools, adapter, options)
         try:
             if self.stream:

@@ -117,16 +117,23 @@ def _same_action(a: Step, b: Step) -> bool:
         a.action.name, a.action.arguments) == (b.action.name, b.action.arguments)  # fmt: skip
 
 
-def find_repeat(pending: Step, kept: list[Step]) -> Step | None:
+def find_repeat(pending: Step, kept: list[Step], allow_resubmit: bool = True) -> Step | None:
     """An earlier kept step with the same action and no change of the tree since.
 
     Its observation would be the same again, so running it teaches the model nothing
-    (small models loop on exactly this).
+    (small models loop on exactly this). A second `submit` on an unchanged tree confirms
+    the first (the tool refuses once) only where `allow_resubmit`: a task with failing
+    tests cannot be done without a change, so there it is a repeat like any other.
     """
-    if pending.action is not None and pending.action.name in REPEATABLE_TOOLS:
+    if pending.action is None:
+        return None
+    resubmit = pending.action.name in REPEATABLE_TOOLS
+    if resubmit and allow_resubmit:
         return None
     for earlier in reversed(kept):
-        if _same_action(pending, earlier):
+        if _same_action(pending, earlier) or (
+            resubmit and earlier.action is not None and earlier.action.name == pending.action.name
+        ):
             return earlier
         if earlier.snapshot_after and earlier.snapshot_after != earlier.snapshot_before:
             return None  # the tree changed after it: re-running may give a new answer
@@ -140,7 +147,7 @@ def monitor(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     kept = kept_steps(state)
     reading = ctx.monitor.assess(MonitorInput(pending, ctx.last_generation, kept))
     if reading.decision == Decision.ACCEPT and pending.format_error is None:
-        repeat = find_repeat(pending, kept)
+        repeat = find_repeat(pending, kept, allow_resubmit=not ctx.task.fail_to_pass)
         if repeat is not None:
             pending.repeat_of = repeat.index
             reading = reading.model_copy(update={
@@ -283,7 +290,7 @@ def act(state: AgentState, ctx: RunContext) -> dict[str, Any]:
         submitted = result.submitted
         step.observation = Observation(
             text=result.text, ok=result.ok, error_kind=result.error_kind,
-            truncated=result.truncated, exit_code=result.exit_code,
+            truncated=result.truncated, exit_code=result.exit_code, tests=result.tests,
         )  # fmt: skip
         snap_started = time.perf_counter()
         if step.action.name in READ_ONLY_TOOLS:

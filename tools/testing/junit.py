@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from tools.types import TestOutcome
 
+_FRAME_LINE = re.compile(r"^(?P<file>[^\s:][^:]*\.py):(?P<line>\d+):(?:\s|$)")
 _LOCATION = re.compile(r"^(?P<file>[^\s:][^:]*\.py):(?P<line>\d+): (?P<kind>\S.*)$")
 _E_LINE = re.compile(r"^E\s+(?P<text>.*)$")
 # pytest's hints for a terminal user; noise in a model's context.
@@ -85,6 +86,17 @@ def short_message(message: str, details: str) -> str:
     return f"{text} ({where})" if where and text else text or where
 
 
+def frames_of(details: str) -> list[str]:
+    """`path:line` of each traceback entry in pytest's details, outermost first."""
+    out = []
+    for line in details.splitlines():
+        # Entries above the last one end at the colon (long style) or say `in f`.
+        match = _FRAME_LINE.match(line.strip())
+        if match:
+            out.append(f"{match['file']}:{match['line']}")
+    return out[-20:]
+
+
 def _collection_message(details: str) -> str:
     e_lines = [m["text"].strip() for line in details.splitlines() if (m := _E_LINE.match(line))]
     e_lines = [line for line in e_lines if line]
@@ -106,13 +118,14 @@ def parse_junit(xml_text: str | bytes) -> JUnitReport:
             duration = float(case.get("time", "0") or 0)
         except ValueError:
             duration = 0.0
-        status, message = "passed", ""
+        status, message, frames = "passed", "", []
         for child in case:
             tag = child.tag
             text = child.text or ""
             attr = child.get("message", "")
             if tag == "failure":
                 status, message = "failed", short_message(attr, text)
+                frames = frames_of(text)
             elif tag == "error" and attr == "collection failure":
                 report.collection_errors.append(
                     TestOutcome(test_id=test_id, status="error", message=_collection_message(text))
@@ -120,6 +133,7 @@ def parse_junit(xml_text: str | bytes) -> JUnitReport:
                 status = ""
             elif tag == "error":
                 status, message = "error", short_message(attr, text)
+                frames = frames_of(text)
             elif tag == "skipped" and child.get("type") == "pytest.xfail":
                 status, message = "xfailed", attr
             elif tag == "skipped" and "passes unexpectedly" in attr:
@@ -131,7 +145,8 @@ def parse_junit(xml_text: str | bytes) -> JUnitReport:
                     status, message = "skipped", attr
         if not status:
             continue
-        outcome = TestOutcome(test_id=test_id, status=status, message=message, duration_s=duration)
+        outcome = TestOutcome(test_id=test_id, status=status, message=message, duration_s=duration,
+                              frames=frames)  # fmt: skip
         previous = merged.get(test_id)
         # A test that failed in its call and again in teardown is written twice.
         if previous is None or _RANK[outcome.status] > _RANK[previous.status]:

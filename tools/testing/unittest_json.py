@@ -51,6 +51,16 @@ def short(exc_info, test_file_hint=None):
     return message[:2000]
 
 
+def frames_of(exc_info):
+    """The traceback's locations inside the working directory, outermost first."""
+    out = []
+    for frame in traceback.extract_tb(exc_info[2]):
+        rel = os.path.relpath(frame.filename)
+        if not rel.startswith("..") and "unittest" + os.sep not in frame.filename:
+            out.append(f"{rel}:{frame.lineno}")
+    return out[-20:]
+
+
 class JsonResult(unittest.TextTestResult):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,7 +69,7 @@ class JsonResult(unittest.TextTestResult):
         self.collection_errors = []
         self._started = {}
 
-    def _record(self, test, status, message=""):
+    def _record(self, test, status, message="", frames=None):
         test_id = test.id()
         rank = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 1, "failed": 2, "error": 3}
         old = self.records.get(test_id)
@@ -74,6 +84,8 @@ class JsonResult(unittest.TextTestResult):
             "message": message,
             "duration_s": round(time.time() - started, 4) if started else 0.0,
         }
+        if frames:
+            self.records[test_id]["frames"] = frames
 
     def startTest(self, test):
         self._started[test.id()] = time.time()
@@ -85,7 +97,7 @@ class JsonResult(unittest.TextTestResult):
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
-        self._record(test, "failed", short(err))
+        self._record(test, "failed", short(err), frames_of(err))
 
     def addError(self, test, err):
         super().addError(test, err)
@@ -96,7 +108,7 @@ class JsonResult(unittest.TextTestResult):
                 {"test_id": module, "status": "error", "message": short(err)}
             )
             return
-        self._record(test, "error", short(err))
+        self._record(test, "error", short(err), frames_of(err))
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
@@ -116,7 +128,8 @@ class JsonResult(unittest.TextTestResult):
             return
         failed = issubclass(err[0], test.failureException)
         detail = subtest._subDescription() if hasattr(subtest, "_subDescription") else ""
-        self._record(test, "failed" if failed else "error", (detail + " " + short(err)).strip())
+        self._record(test, "failed" if failed else "error", (detail + " " + short(err)).strip(),
+                     frames_of(err))  # fmt: skip
 
     def stopTest(self, test):
         super().stopTest(test)

@@ -90,6 +90,21 @@ def test_empty_submit_is_refused_once(harness):
     assert t.exit_status == ExitStatus.SUBMITTED and t.verification.passed
 
 
+def test_a_second_submit_on_an_unchanged_tree_is_not_run_when_tests_fail(harness):
+    h = harness()
+    t = h.run([SUBMIT, "Done.\n```submit\nmessage: it is fine\n```", FIX, TEST, SUBMIT])
+    assert t.steps[0].observation.error_kind == "refused"
+    assert t.steps[1].resampled and t.steps[1].repeat_of == 0 and t.steps[1].observation is None
+    assert t.exit_status == ExitStatus.SUBMITTED and t.verification.passed
+
+
+def test_a_second_submit_confirms_when_the_task_names_no_failing_test(harness, task):
+    task.fail_to_pass.clear()
+    h = harness()
+    t = h.run([SUBMIT, SUBMIT])
+    assert t.exit_status == ExitStatus.SUBMITTED and not t.steps[1].resampled
+
+
 def test_backend_failure_saves_the_trajectory_and_propagates(harness):
     h = harness()
     with pytest.raises(BackendError):

@@ -1,0 +1,178 @@
+"""Resolved rate (pass@1) of the free-form and the small-model policy on generated tasks,
+with the real model and the Docker sandbox, and a failure taxonomy counted from the runs'
+trajectories.
+
+    ENGRAM_MODEL__THREADS=1 nice -n 5 .venv/bin/python scripts/bench_policies.py \\
+        --tasks bench/data/ledger.jsonl --split test --difficulty 1 -n 10 \\
+        --policy small --out /tmp/policies-small.jsonl
+
+Each finished task is appended to `--out` at once (a rerun skips tasks already there),
+so a long run can be summarised while it goes: `--summarize FILE [FILE …]`.
+
+The task's mutation sites (file, line) are read only here, after the run, to tell a
+wrong location from a wrong edit; the agent never sees them or the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CAUSES = ("malformed", "repetition", "wrong location", "wrong edit", "premature submit")
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bug_lines(checkout: Path, mutations: list[dict]) -> list[tuple[str, str]]:
+    """(file, the buggy line's text) of each mutation site, read from the base commit."""
+    out = []
+    for m in mutations:
+        try:
+            lines = (checkout / m["file"]).read_text().splitlines()
+            out.append((m["file"], lines[m["line"] - 1].strip()))
+        except (OSError, IndexError, KeyError):
+            continue
+    return out
+
+
+def classify(trajectory, sites: list[tuple[str, str]]) -> tuple[str | None, dict[str, int]]:
+    """The run's primary failure cause (None if resolved) and its step-level counts."""
+    steps = trajectory.steps
+    edits = [s for s in steps if s.kept and s.action and s.action.name in ("edit", "create")
+             and s.actor == "model"]  # fmt: skip
+    applied = [s for s in edits if s.observation and s.observation.ok]
+    malformed = sum(1 for s in steps if s.format_error) + len(edits) - len(applied)
+    repeats = sum(1 for s in steps if s.repeat_of is not None)
+    for s in steps:
+        for note in s.notes:
+            if note.startswith("loop guard:"):
+                repeats += int(note.split()[2])
+    counts = {"steps": len(steps), "malformed": malformed, "repeats": repeats,
+              "edits_applied": len(applied)}  # fmt: skip
+    if trajectory.verification and trajectory.verification.passed:
+        return None, counts
+    submitted = trajectory.exit_status == "submitted"
+    if submitted:
+        return "premature submit", counts
+    if not applied:
+        if malformed and malformed >= repeats:
+            return "malformed", counts
+        if repeats:
+            return "repetition", counts
+        return "wrong location", counts
+
+    def touches(step) -> bool:
+        args = step.action.arguments
+        text = str(args.get("old", "")) + str(args.get("content", ""))
+        path = str(args.get("path", ""))
+        return any(path.endswith(f) and line and line in text for f, line in sites)
+
+    return ("wrong edit" if any(touches(s) for s in applied) else "wrong location"), counts
+
+
+def run_tasks(args: argparse.Namespace) -> None:
+    from agent.assembly import build_handles, make_backend
+    from agent.config import load_config
+    from agent.home import Home
+    from agent.monitor import AcceptAll
+    from agent.run import Runner
+    from bench.repos import task_checkout
+    from bench.tasks import load_tasks
+    from sandboxes.repo import repo_identity
+
+    tasks = [t for t in load_tasks(Path(args.tasks)) if args.split in (None, t.split)]
+    if args.difficulty:
+        tasks = [t for t in tasks if t.difficulty == args.difficulty]
+    tasks = tasks[: args.n]
+    out = Path(args.out)
+    done = set()
+    if out.exists():
+        done = {json.loads(line)["task"] for line in out.read_text().splitlines() if line}
+    flags = {"agent.policy": args.policy, "sandbox.kind": "docker",
+             "agent.max_steps": args.max_steps, "agent.max_wall_s": args.max_wall_s}  # fmt: skip
+    config = load_config(flags=flags).config
+    home = Home.resolve()
+    backend = make_backend(config, home)
+    print(f"{len(tasks)} tasks, policy {args.policy}, model {backend.model_id} "
+          f"({backend.name}, threads {config.model.threads})", flush=True)  # fmt: skip
+    for bt in tasks:
+        if bt.instance_id in done:
+            continue
+        checkout = task_checkout(bt, home)
+        task = bt.to_task()
+        handles = build_handles(config, home, task, repo_identity(checkout).id, backend,
+                                monitor=AcceptAll())  # fmt: skip
+        started = time.perf_counter()
+        trajectory = Runner(home, config).start(task, checkout, handles)
+        wall = time.perf_counter() - started
+        sites = bug_lines(checkout, [m.model_dump() for m in bt.mutations or []])
+        cause, counts = classify(trajectory, sites)
+        row = {
+            "task": bt.instance_id, "policy": handles.policy.name, "model": backend.model_id,
+            "resolved": bool(trajectory.verification and trajectory.verification.passed),
+            "exit": str(trajectory.exit_status), "cause": cause, "wall_s": round(wall, 1),
+            "completion_tokens": trajectory.usage.completion_tokens, "run_id": trajectory.run_id,
+            "kinds": bt.kinds, **counts,
+        }  # fmt: skip
+        with out.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+    backend.close()
+
+
+def summarize(paths: list[str]) -> None:
+    rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line]
+    by_policy: dict[str, list[dict]] = {}
+    for row in rows:
+        by_policy.setdefault(row["policy"], []).append(row)
+    header = "| policy | tasks | resolved | pass@1 | 95% Wilson | median s/task | "
+    header += " | ".join(CAUSES) + " | repeats | malformed steps |"
+    print(header)
+    print("|" + " --- |" * (header.count("|") - 1))
+    for policy, items in sorted(by_policy.items()):
+        n, k = len(items), sum(r["resolved"] for r in items)
+        lo, hi = wilson(k, n)
+        walls = sorted(r["wall_s"] for r in items)
+        median = walls[len(walls) // 2] if n % 2 else (walls[n // 2 - 1] + walls[n // 2]) / 2
+        causes = Counter(r["cause"] for r in items)
+        cells = " | ".join(str(causes.get(c, 0)) for c in CAUSES)
+        print(f"| {policy} | {n} | {k} | {k / n:.0%} | {lo:.0%}–{hi:.0%} | {median:.0f} | {cells} "
+              f"| {sum(r['repeats'] for r in items)} | {sum(r['malformed'] for r in items)} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="bench/data/ledger.jsonl")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--difficulty", type=int, default=1, help="mutation sites; 0 = any")
+    parser.add_argument("-n", type=int, default=10)
+    parser.add_argument("--policy", choices=["small", "freeform"], default="small")
+    parser.add_argument("--max-steps", type=int, default=12)
+    parser.add_argument("--max-wall-s", type=float, default=900.0)
+    parser.add_argument("--out", default="/tmp/bench_policies.jsonl")
+    parser.add_argument("--summarize", nargs="+", metavar="FILE")
+    args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+    else:
+        run_tasks(args)
+        summarize([args.out])
+
+
+if __name__ == "__main__":
+    main()
