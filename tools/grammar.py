@@ -45,7 +45,8 @@ def _runs_below(chars: str, limit: dict[str, int]) -> str:
         for k in range(1, limit[char]):
             lit = char * k
             alts.append(f'"{lit}" ([^{char}\\n\\r] [^\\n\\r]*)?')
-    return "".join(f"\n    | {alt}" for alt in alts)
+    # One line: GBNF ends a rule at a newline outside parentheses.
+    return "".join(f" | {alt}" for alt in alts)
 
 
 def _rule_name(tool: str) -> str:
