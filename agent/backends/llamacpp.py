@@ -338,6 +338,21 @@ class LlamaCppBackend:
         stream.flush()
         return self._result(trace, stream, tools, layer, len(prompt), seconds, prefill_s, options)
 
+    def next_logits(self, messages: list[ChatMessage], tools: ToolList | None = None,
+                    adapter: str | None = None) -> Any:  # fmt: skip
+        """The raw logits (float32 [vocab]) of the token after the prompt: for comparing
+        this backend's distribution with another's (docs/llamacpp.md)."""
+        prompt = self.encode(messages, tools)
+        with self._lock:
+            if adapter is not None and adapter not in self._adapters:
+                raise BackendError(f"adapter {adapter!r} is not loaded")
+            try:
+                logits, _ = self._prefill(prompt, adapter, None)
+            except BaseException:
+                self._forget_cache()
+                raise
+        return logits.copy()
+
     def _grammar(self, options: GenerationOptions) -> Any:
         from agent.backends.llamacpp_lib import Grammar
 

@@ -124,3 +124,37 @@ def test_auto_backend_is_llamacpp_here(embedded_model_dir):
     assert auto_kind(ModelSection(name=str(embedded_model_dir), device="cpu")) == "llamacpp"
     assert auto_kind(ModelSection(name=str(embedded_model_dir), device="cuda")) == "hf"
     assert auto_kind(ModelSection(name="Qwen/some-hub-model", device="cpu")) == "hf"
+
+
+AGREE_PROMPTS = [
+    "Write a Python function that adds two numbers.",
+    "What does `git rebase -i` do? One sentence.",
+    "Fix the bug:\n```python\ndef add(a, b):\n    return a - b\n```",
+    "List three uses of a Python dict.",
+]
+
+
+def test_adapter_in_llamacpp_matches_the_adapter_in_transformers(
+    llamacpp_backend, hf_backend, embedded_model_dir, tmp_path
+):
+    """Base vs base (Q4_K_M vs bf16) and base + LoRA vs base + LoRA (llama.cpp's
+    converted GGUF adapter vs PEFT): the adapter must move both the same way."""
+    from agent.backends.agreement import compare, hf_next_logits, random_lora
+
+    path = random_lora(embedded_model_dir, tmp_path / "r16", seed=3)
+    llamacpp_backend.load_adapter("r16", path)
+    hf_backend.load_adapter("r16", path)
+    try:
+        chats = [[ChatMessage(role="user", content=p)] for p in AGREE_PROMPTS]
+        ll = {a: [llamacpp_backend.next_logits(c, adapter=a) for c in chats] for a in (None, "r16")}
+        hf = {a: [hf_next_logits(hf_backend, c, a) for c in chats] for a in (None, "r16")}
+    finally:
+        llamacpp_backend.unload_adapter("r16")
+        hf_backend.unload_adapter("r16")
+    base = compare(ll[None], hf[None])
+    adapted = compare(ll["r16"], hf["r16"])
+    moved = compare(hf[None], hf["r16"])  # what the adapter does, in transformers
+    assert base.corr_min > 0.99 and base.top1 >= 0.75, base
+    assert adapted.corr_min > 0.98 and adapted.top1 >= 0.5, adapted
+    # the agreement is not just the base's: the adapter moves the logits much further
+    assert 1 - moved.corr_mean > 5 * (1 - adapted.corr_mean), (moved, adapted)
