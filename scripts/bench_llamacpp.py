@@ -150,7 +150,8 @@ def probes(llama, hf, args) -> dict:
     import numpy as np
 
     layer = -8
-    messages = long_prompt()
+    # A short prompt: the cost per step is then decode-dominated, the strictest ratio.
+    messages = [ChatMessage(role="user", content=LONG_ASK)]
     costs: dict[str, list[float]] = {"off": [], "on": []}
     cosines: list[float] = []
     for rep in range(args.reps):
