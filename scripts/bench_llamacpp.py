@@ -6,8 +6,8 @@ Usage (one run; `--parts` picks sections, all by default):
         [--reps 3] [--parts speed,cache,probes,agree,format] [--samples 1]
         [--out /tmp/engram-bench-llamacpp.json]
 
-- speed: decode and prefill tokens/s, and CPU seconds per decoded token (the comparable
-  figure on a shared machine), for `hf` (bf16, transformers) and `llamacpp` (Q4_K_M),
+- speed: decode and prefill tokens/s, and CPU milliseconds per decoded token (prefill
+  subtracted; the comparable figure on a shared machine), for `hf` (bf16, transformers) and `llamacpp` (Q4_K_M),
   without an adapter and with a repo adapter (PEFT LoRA r=16 on the 7 projections,
   random non-zero B; converted once with llama.cpp's converter). Medians of --reps runs.
   The load average is printed next to them.
@@ -93,10 +93,19 @@ def speed(backends: dict, adapter: str, args) -> dict:
         for ad in (None, adapter):
             label = f"{name}{' + adapter' if ad else ''}"
             runs = [timed(backend, short, decode_opts, ad) for _ in range(args.reps)]
+            # The same prompt with one new token: its CPU is the prefill's, subtracted so
+            # that the per-token figure is decode only.
+            firsts = [timed(backend, short, prefill_opts, ad) for _ in range(args.reps)]
+            first_cpu = median([f["cpu_per_token_ms"] for f in firsts])
             pre = [timed(backend, long_prompt(), prefill_opts, ad) for _ in range(args.reps)]
             row = {
                 "decode_tps": median([r["decode_tps"] for r in runs]),
-                "cpu_ms_per_token": median([r["cpu_per_token_ms"] for r in runs]),
+                "cpu_ms_per_token": median(
+                    [
+                        (r["cpu_per_token_ms"] * r["tokens"] - first_cpu) / (r["tokens"] - 1)
+                        for r in runs
+                    ]
+                ),
                 "tokens": runs[0]["tokens"],
                 "prefill_tps": median([r["prefill_tps"] for r in pre]),
                 "prefill_prompt_tokens": pre[0]["prompt"],
