@@ -108,13 +108,18 @@ def speed(backends: dict, adapter: str, args) -> dict:
                 ),
                 "tokens": runs[0]["tokens"],
                 "prefill_tps": median([r["prefill_tps"] for r in pre]),
+                # prompt tokens per CPU second (a 1-token call: its CPU is the prefill's)
+                "prefill_cpu_tps": median(
+                    [1000 * r["prompt"] / r["cpu_per_token_ms"] for r in pre]
+                ),
                 "prefill_prompt_tokens": pre[0]["prompt"],
                 "load": load(),
             }
             out[label] = row
             print(f"  {label:<22} decode {row['decode_tps']:5.1f} tok/s, "
                   f"{row['cpu_ms_per_token']:5.1f} CPU ms/token ({row['tokens']} tokens); "
-                  f"prefill {row['prefill_tps']:6.1f} tok/s ({row['prefill_prompt_tokens']} "
+                  f"prefill {row['prefill_tps']:6.1f} tok/s, {row['prefill_cpu_tps']:6.1f} per CPU s "
+                  f"({row['prefill_prompt_tokens']} "
                   f"tokens); load {row['load']}", flush=True)  # fmt: skip
     return out
 
