@@ -205,8 +205,18 @@ def agree(llama, hf, adapter: str) -> dict:
             same += llama.generate(c, adapter=a, options=opts).token_ids == hf.generate(
                 c, adapter=a, options=opts).token_ids  # fmt: skip
         greedy["adapter" if a else "base"] = same / len(chats)
+    # The conversion keeps PEFT's scale (alpha / r) in the tensors, so llama.cpp applies
+    # the adapter at scale 1; a scale off by 20 % must fit transformers worse.
+    for scale in (0.8, 1.25):
+        llama.set_adapter_scale(adapter, scale)
+        try:
+            out[f"adapter_at_scale_{scale}"] = compare(
+                [llama.next_logits(c, adapter=adapter) for c in chats], hfl[adapter]
+            )
+        finally:
+            llama.set_adapter_scale(adapter, 1.0)
     for key, value in out.items():
-        print(f"  {key:<17} {value.line()}", flush=True)
+        print(f"  {key:<23} {value.line()}", flush=True)
     print(f"  identical 16-token greedy continuations: base {greedy['base']:.0%}, "
           f"adapter {greedy['adapter']:.0%}", flush=True)  # fmt: skip
     return {**{k: v.__dict__ for k, v in out.items()}, "greedy_same": greedy}

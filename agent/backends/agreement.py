@@ -54,10 +54,11 @@ def hf_next_logits(hf: Any, messages: list[ChatMessage], adapter: str | None = N
     return out.float().cpu().numpy()
 
 
-def random_lora(base_dir: Path, out: Path, seed: int = 0, r: int = 16, scale: float = 0.3,
+def random_lora(base_dir: Path, out: Path, seed: int = 0, r: int = 16, scale: float = 0.1,
                 targets: tuple[str, ...] = ALL_PROJECTIONS) -> Path:  # fmt: skip
     """A LoRA adapter of the model in `base_dir`, saved by PEFT at `out`: random A and B
-    (B scaled by `scale`: PEFT's random B at alpha = 2r turns the model to noise)."""
+    (B scaled by `scale`: PEFT's random B at alpha = 2r turns the model to noise; at 0.1
+    it changes the most likely next token on most prompts, as a trained adapter may)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -261,6 +261,16 @@ class LlamaCppBackend:
                 self._drop_adapter(name)
             self._adapters[name] = (Path(path), handle)
 
+    def set_adapter_scale(self, name: str, scale: float) -> None:
+        """Apply adapter `name` at `scale` from now on (1 is the adapter as trained;
+        other values are for experiments such as checking the conversion)."""
+        with self._lock:
+            if name not in self._adapters:
+                raise BackendError(f"adapter {name!r} is not loaded")
+            self._adapters[name][1].scale = float(scale)
+            if self._kv_adapter == name:
+                self._forget_cache()
+
     def unload_adapter(self, name: str) -> None:
         with self._lock:
             self._require_model()
@@ -416,8 +426,10 @@ class LlamaCppBackend:
         stats.last_prompt_tokens = len(prompt)
         if adapter != self._kv_adapter or not self.prefix_cache:
             self._forget_cache()
-            ctx.set_adapter(self._adapters[adapter][1] if adapter is not None else None)
             self._kv_adapter = adapter
+        # Always: a no-op when already applied, and after a failed call the context may
+        # still hold another adapter than the (cleared) cache says.
+        ctx.set_adapter(self._adapters[adapter][1] if adapter is not None else None)
         last = self._last
         if (last is not None and last.prompt == prompt and last.adapter == adapter
                 and last.layer == layer and len(self._kv) >= len(prompt)):  # fmt: skip

@@ -153,6 +153,7 @@ class LoraAdapter:
 
     def __init__(self, model: LlamaModel, path: Path):
         self.path = Path(path)
+        self.scale = 1.0
         self.ptr = lib().llama_adapter_lora_init(model.ptr, str(self.path).encode())
         if not self.ptr:
             raise BackendError(
@@ -221,6 +222,7 @@ class LlamaContext:
         self.memory = llama.llama_get_memory(self.ptr)
         self.batch = llama.llama_batch_init(n_batch, 0, 1)
         self.adapter: LoraAdapter | None = None
+        self._applied: tuple[LoraAdapter | None, float | None] = (None, None)
 
     def decode(self, tokens: list[int], start: int) -> None:
         """Evaluate `tokens` at positions start…; logits are kept for the last one only."""
@@ -258,19 +260,22 @@ class LlamaContext:
             raise BackendError("llama.cpp could not trim its KV cache; it was cleared")
 
     def set_adapter(self, adapter: LoraAdapter | None) -> None:
-        """Apply `adapter` (scale 1: PEFT's alpha / r is in the file) or none."""
-        if adapter is self.adapter:
+        """Apply `adapter` at its scale (1 unless changed: PEFT's alpha / r is in the
+        converted tensors) or none."""
+        applied = (adapter, adapter.scale if adapter is not None else None)
+        if applied == self._applied:
             return
         llama = lib()
         if adapter is None:
             code = llama.llama_set_adapters_lora(self.ptr, None, 0, None)
         else:
             adapters = (llama.llama_adapter_lora_p_ctypes * 1)(adapter.ptr)
-            scales = (ctypes.c_float * 1)(1.0)
+            scales = (ctypes.c_float * 1)(adapter.scale)
             code = llama.llama_set_adapters_lora(self.ptr, adapters, 1, scales)
         if code != 0:
             raise BackendError(f"llama.cpp refused the adapter (code {code})")
         self.adapter = adapter
+        self._applied = applied
 
     def close(self) -> None:
         if self.ptr:

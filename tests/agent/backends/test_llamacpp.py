@@ -148,13 +148,20 @@ def test_adapter_in_llamacpp_matches_the_adapter_in_transformers(
         chats = [[ChatMessage(role="user", content=p)] for p in AGREE_PROMPTS]
         ll = {a: [llamacpp_backend.next_logits(c, adapter=a) for c in chats] for a in (None, "r16")}
         hf = {a: [hf_next_logits(hf_backend, c, a) for c in chats] for a in (None, "r16")}
+        llamacpp_backend.set_adapter_scale("r16", 0.0)  # re-applied: the base model again
+        off = llamacpp_backend.next_logits(chats[0], adapter="r16")
+        llamacpp_backend.set_adapter_scale("r16", 1.0)
+        again = llamacpp_backend.next_logits(chats[0], adapter="r16")
     finally:
         llamacpp_backend.unload_adapter("r16")
         hf_backend.unload_adapter("r16")
+    np.testing.assert_allclose(off, ll[None][0], atol=1e-3)
+    np.testing.assert_allclose(again, ll["r16"][0], atol=1e-3)
     base = compare(ll[None], hf[None])
     adapted = compare(ll["r16"], hf["r16"])
     moved = compare(hf[None], hf["r16"])  # what the adapter does, in transformers
     assert base.corr_min > 0.99 and base.top1 >= 0.75, base
-    assert adapted.corr_min > 0.98 and adapted.top1 >= 0.5, adapted
+    assert adapted.corr_min > 0.99 and adapted.top1 >= 0.75, adapted
     # the agreement is not just the base's: the adapter moves the logits much further
-    assert 1 - moved.corr_mean > 5 * (1 - adapted.corr_mean), (moved, adapted)
+    assert moved.top1 <= 0.5, moved
+    assert 1 - moved.corr_mean > 10 * (1 - adapted.corr_mean), (moved, adapted)
