@@ -8,13 +8,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,bot
 PYTEST_ARGS ?=
+# llama.cpp (the fast CPU backend) builds from source: ~5 min on 2 cores the first time,
+# seconds afterwards from pip's wheel cache. LLAMACPP=0 leaves it out of `make setup`.
+LLAMACPP ?= 1
+LLAMACPP_STAMP := $(VENV)/.llamacpp-installed
 
-.PHONY: help setup install test lint format demo doctor clean
+.PHONY: help setup setup-llamacpp install test lint format demo doctor clean
 
 help:
 	@echo "make demo    set up what is missing, then run the agent on the bundled example"
 	@echo "make test    set up what is missing, then run the whole test suite"
-	@echo "make setup   venv + dependencies + Docker engine + sandbox image + embedded model"
+	@echo "make setup   venv + dependencies + llama.cpp + Docker engine + sandbox image + model"
+	@echo "make setup-llamacpp  build/install llama-cpp-python (the [llamacpp] extra) only"
 	@echo "make lint    ruff check + format check"
 	@echo "make doctor  check this machine"
 
@@ -34,7 +39,27 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-setup: $(STAMP)
+# The [llamacpp] extra, plus llama.cpp's LoRA converter from the same version's sdist
+# (agent/backends/llamacpp_tools.py). CMake defaults: CPU only, GGML_NATIVE (the build
+# machine's instruction set), OpenMP threads, no BLAS (decode is memory-bound; BLAS only
+# speeds up long prefills). Set CMAKE_ARGS to change them; pip caches the built wheel
+# under its cache key, so a second install (or a fresh venv) takes seconds.
+$(LLAMACPP_STAMP): pyproject.toml $(STAMP)
+	@echo "installing llama-cpp-python into $(VENV) (first build ~5 min; log: $(VENV)/pip-llamacpp.log)"
+	@$(BIN)/python -m pip install --config-settings editable_mode=compat -e '.[llamacpp]' > $(VENV)/pip-llamacpp.log 2>&1 || \
+		{ tail -n 40 $(VENV)/pip-llamacpp.log; echo "building llama-cpp-python failed (needs cmake and a C++ compiler); full log: $(VENV)/pip-llamacpp.log. LLAMACPP=0 skips it."; exit 1; }
+	@$(BIN)/python -c 'from agent.backends.llamacpp_tools import ensure_tools; ensure_tools()' >> $(VENV)/pip-llamacpp.log 2>&1 || \
+		{ tail -n 20 $(VENV)/pip-llamacpp.log; echo "fetching llama.cpp's converter failed; full log: $(VENV)/pip-llamacpp.log"; exit 1; }
+	@touch $@
+
+setup-llamacpp: $(LLAMACPP_STAMP)
+
+SETUP_DEPS := $(STAMP)
+ifeq ($(LLAMACPP),1)
+SETUP_DEPS += $(LLAMACPP_STAMP)
+endif
+
+setup: $(SETUP_DEPS)
 	@$(BIN)/engram setup
 
 doctor: $(STAMP)

@@ -12,20 +12,58 @@ if TYPE_CHECKING:
 
 
 def open_backend(section: ModelSection, home: Home | None = None) -> LLMBackend:
-    """`auto` is the in-process `hf` backend: the one that trains and exposes hidden states.
+    """`auto` is `llamacpp` where llama-cpp-python is installed, no CUDA device is in use
+    and the model has a GGUF (about four times less CPU per token, docs/llamacpp.md);
+    otherwise the in-process `hf` backend. Training and the teacher always use `hf`.
 
     Loading the model takes seconds; callers that need it more than once keep the result.
     """
     kind = section.backend
-    if kind in ("auto", "hf"):
+    if kind == "auto":
+        kind = auto_kind(section, home)
+    if kind == "hf":
         from agent.backends.hf import HFBackend
 
         return HFBackend.from_config(section, home)
+    if kind == "llamacpp":
+        from agent.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend.from_config(section, home)
     if kind == "openai":
         from agent.backends.openai import OpenAIBackend
 
         return OpenAIBackend.from_config(section)
     raise BackendError(
-        f"model.backend = {kind!r} cannot be opened from config here (the fake backend is "
-        "built in code by tests; llamacpp is not part of this build). Use hf, openai or auto."
+        f"model.backend = {kind!r} cannot be opened from config (the fake backend is built "
+        "in code by tests). Use auto, hf, llamacpp or openai."
     )
+
+
+def auto_kind(section: ModelSection, home: Home | None = None) -> str:
+    """What `model.backend = auto` means here: "llamacpp" or "hf"."""
+    from agent.backends.llamacpp import available
+
+    if not available() or _cuda_wanted(section.device):
+        return "hf"
+    from agent.backends.llamacpp import resolve_gguf
+    from agent.home import Home
+
+    try:
+        resolve_gguf(section.name, (home or Home.resolve()).models)
+    except BackendError:
+        return "hf"  # a hub id or a folder without its GGUF: transformers runs it
+    return "llamacpp"
+
+
+def _cuda_wanted(device: str) -> bool:
+    if device.startswith("cuda"):
+        return True
+    if device != "auto":
+        return False
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())

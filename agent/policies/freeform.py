@@ -11,7 +11,7 @@ from agent.backends.base import GenerationOptions
 from agent.graph.state import kept_steps
 from agent.policies.base import Proposal
 from agent.prompting import build_messages
-from agent.types import ExitStatus, Step, StepTimings
+from agent.types import ExitStatus, Step, StepTimings, ToolSpec
 from tools.protocol import parse_reply
 
 if TYPE_CHECKING:
@@ -26,6 +26,18 @@ BLOCK_END = "\n```\n"
 def close_fence(text: str) -> str:
     """Put back the closing fence that the stop string swallowed."""
     return text + "\n```" if text.count("```") % 2 == 1 else text
+
+
+def action_grammar_for(ctx: RunContext, specs: list[ToolSpec]) -> str | None:
+    """The text protocol's grammar when `agent.constrained` asks for it and the backend
+    can honour one (llamacpp); None otherwise (native tool calls are not constrained)."""
+    if not ctx.config.agent.constrained or ctx.native_tools:
+        return None
+    if not ctx.backend.capabilities.constrained:
+        return None
+    from tools.grammar import action_grammar
+
+    return action_grammar(specs)
 
 
 class FreeformPolicy:
@@ -44,14 +56,15 @@ class FreeformPolicy:
         if messages is None:
             return Proposal(None, exit=(ExitStatus.CONTEXT_OVERFLOW,
                                         "the task and system prompt alone exceed the context"))  # fmt: skip
+        specs = ctx.tools.specs()
         options = GenerationOptions(
             temperature=min(2.0, ctx.config.model.temperature + state.get("temperature_boost", 0.0)),
             max_new_tokens=ctx.config.model.max_new_tokens,
             seed=ctx.config.model.seed + index,
             capture_layer=ctx.capture_layer,
             stop=[] if ctx.native_tools else [BLOCK_END],
+            grammar=action_grammar_for(ctx, specs),
         )  # fmt: skip
-        specs = ctx.tools.specs()
         started = time.perf_counter()
         generation = ctx.backend.generate(
             messages,

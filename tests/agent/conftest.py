@@ -31,6 +31,18 @@ def hf_backend(embedded_model_dir):
 
 
 @pytest.fixture(scope="session")
+def llamacpp_backend(embedded_model_dir):
+    """The embedded model's GGUF through llama.cpp (the GGUF next to the converted folder).
+    Threads follow ENGRAM_MODEL__THREADS (the machine is shared: 1 keeps tests polite)."""
+    from agent.backends.llamacpp import LlamaCppBackend
+
+    threads = int(os.environ.get("ENGRAM_MODEL__THREADS", "0"))
+    backend = LlamaCppBackend(str(embedded_model_dir), threads=threads, context_tokens=4096)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
 def lora_adapters(tmp_path_factory, embedded_model_dir) -> dict[str, Path]:
     """Two LoRA adapters of the embedded model with random (not zero) B matrices, so each
     visibly changes the output and the two differ from each other."""

@@ -1,7 +1,8 @@
 """The LLMBackend contract, checked against every implementation.
 
-`hf` runs the real embedded model in process; `openai` talks to a real `engram serve`
-started for the session (the same model behind HTTP); `fake` takes part where the
+`hf` runs the real embedded model in process; `llamacpp` runs its GGUF in process
+through llama.cpp; `openai` talks to a real `engram serve` started for the session (the
+same model behind HTTP); `fake` takes part where the
 property means something for a scripted backend. Generations stay short (≤ 24 tokens:
 the model decodes ~11 tokens/s on two cores) and are shared through caches where a
 test only needs to compare against them.
@@ -28,6 +29,7 @@ WEATHER_TOOL = ToolSpec(
 
 REAL = [
     pytest.param("hf", marks=pytest.mark.model),
+    pytest.param("llamacpp", marks=pytest.mark.model),
     pytest.param("openai", marks=pytest.mark.model),
 ]
 ALL = [pytest.param("fake"), *REAL]
@@ -70,7 +72,7 @@ def reference(backend: LLMBackend, adapter: str | None = None) -> Generation:
 
 def test_implements_protocol(backend):
     assert isinstance(backend, LLMBackend)
-    assert backend.name in ("fake", "hf", "openai")
+    assert backend.name in ("fake", "hf", "llamacpp", "openai")
 
 
 def test_greedy_with_seed_is_deterministic(real_backend):

@@ -1,0 +1,552 @@
+"""The `llamacpp` backend: llama.cpp in this process, for fast generation on a CPU.
+
+It runs the model's GGUF (Q4_K_M for the embedded model: about four times less CPU per
+token than transformers in bf16, docs/llamacpp.md) and keeps what the agent relies on:
+
+- **The same prompt as `hf`.** The GGUF's chat template is rendered the way transformers
+  renders it (`chat_template.py`) and tokenized by llama.cpp; the token ids equal the `hf`
+  backend's (tested over chats with tools, tool calls and tool results).
+- **Per-token records.** llama.cpp hands over the raw logits of every step; `logprobs`,
+  `entropies` and `top_logprobs` come from them before logit bias, temperature or top-p
+  (`sampling.py`), and the choice (greedy, or seeded temperature/top-p sampling) is made
+  here, so `seed` makes a sampled reply repeatable.
+- **Hidden states** of `capture_layer`, read during evaluation through llama.cpp's eval
+  callback (the tensor `l_out-<L>`, the output of decoder layer L, which is what the
+  protocol's `hidden` means); rows are aligned as in `hf` (row i is the state at the
+  position that predicted token i). They match `hf`'s features to a cosine of ~0.9998
+  (different quantisation of the same weights).
+- **Per-repository LoRA adapters**: `load_adapter(name, peft_dir)` converts the PEFT
+  adapter once with llama.cpp's own converter (`lora_gguf.py`, cached as `adapter.gguf`
+  next to it) and loads it on the model; `generate(adapter=name)` applies it to the
+  context for the call. Switching adapters never reloads the base model.
+- **A prompt-prefix KV cache.** The agent re-sends a growing conversation; the context
+  keeps the KV entries of the last prompt and reply, and the next call evaluates only
+  what follows the longest common prefix. The cache belongs to one adapter: a call with
+  another adapter starts from scratch. The same prompt again (a resampled step) reuses
+  the stored first-step logits and evaluates nothing.
+- **Constrained decoding**: `options.grammar` (GBNF) or `options.json_schema` restrict
+  every token through llama.cpp's grammar engine.
+
+Not guaranteed: bit-identical logits whatever the cache held before. Evaluating a
+suffix on top of cached entries can change float rounding against one full prefill, so
+a greedy reply may differ at a near-tie depending on the previous call (`prefix_cache=
+False` trades the speed for history-independent results). Training and teacher forcing
+stay with the `hf` backend.
+
+Thread safety: one lock serialises generation and adapter changes (one context, one KV
+cache, one active adapter).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.backends.base import BackendCapabilities, BackendError, Generation, GenerationOptions
+from agent.backends.messages import to_openai
+from agent.backends.toolcalls import ToolList, parse_tool_calls, tool_names, tool_schemas
+from agent.types import ChatMessage, TokenUsage
+
+if TYPE_CHECKING:
+    from agent.backends.llamacpp_lib import LlamaContext, LlamaModel, LoraAdapter
+    from agent.backends.textstream import TextCallback
+    from agent.config import ModelSection
+    from agent.home import Home
+
+
+@dataclass(frozen=True)
+class GgufModel:
+    """What the backend loads: the GGUF, and the converted HF folder next to it (for
+    adapter conversion), with the ids the `hf` backend reports for the same model."""
+
+    gguf: Path
+    hf_dir: Path | None
+    model_id: str
+    sha256: str | None
+
+
+def resolve_gguf(ref: str, models_dir: Path) -> GgufModel:
+    """The GGUF behind a model reference (registry name, converted folder, .gguf file)."""
+    import json
+
+    from agent.models.fetch import MANIFEST
+    from agent.models.loader import ModelNotAvailable, resolve_model
+
+    try:
+        resolved = resolve_model(ref, models_dir)
+    except ModelNotAvailable as exc:
+        raise BackendError(str(exc)) from exc
+    if resolved.kind == "hub":
+        raise BackendError(
+            f"the llamacpp backend runs GGUF files; {ref!r} is a hub id. Use a registry model, "
+            "a .gguf file or a converted folder, or model.backend = hf."
+        )
+    if resolved.kind == "registry":
+        if resolved.gguf_path is None:
+            raise BackendError(f"the GGUF of {ref!r} is missing; run `engram models fetch {ref}`")
+        return GgufModel(resolved.gguf_path, resolved.path, resolved.model_id, resolved.sha256)
+    if resolved.kind == "folder":
+        assert resolved.path is not None
+        manifest = resolved.path / MANIFEST
+        source = json.loads(manifest.read_text()).get("source") if manifest.is_file() else None
+        gguf = resolved.path.parent / "gguf" / source if source else None
+        if gguf is None or not gguf.is_file():
+            raise BackendError(
+                f"{resolved.path} is a transformers folder without its GGUF next to it "
+                "(../gguf/); the llamacpp backend needs the .gguf. Use model.backend = hf."
+            )
+        return GgufModel(gguf, resolved.path, resolved.model_id, resolved.sha256)
+    assert resolved.path is not None  # a .gguf file
+    sibling = resolved.path.parent.parent / "hf"
+    meta_file = sibling / MANIFEST
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    if meta.get("source") == resolved.path.name:
+        return GgufModel(resolved.path, sibling, meta.get("model_id", resolved.model_id),
+                         meta.get("source_sha256"))  # fmt: skip
+    return GgufModel(resolved.path, None, resolved.model_id, None)
+
+
+@dataclass
+class PrefixCacheStats:
+    """Prompt tokens asked for vs evaluated, over the backend's life (and the last call)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    last_prompt_tokens: int = 0
+    last_reused_tokens: int = 0
+
+    @property
+    def evaluated_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_tokens
+
+
+@dataclass
+class _Prefilled:
+    """The first step of the last prompt: reused when the same prompt comes again."""
+
+    prompt: list[int]
+    adapter: str | None
+    logits: Any
+    layer: int | None
+    hidden: Any
+
+
+@dataclass
+class _Trace:
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    entropies: list[float] = field(default_factory=list)
+    top: list[list[tuple[int, float]]] = field(default_factory=list)
+    hidden: list[Any] = field(default_factory=list)
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+    capabilities = BackendCapabilities(
+        native_tools=True, logprobs=True, hidden_states=True, training=False, constrained=True,
+        adapters=True,
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        threads: int = 0,
+        context_tokens: int = 8192,
+        models_dir: Path | None = None,
+        home_root: Path | None = None,
+        prefix_cache: bool = True,
+    ):
+        from agent.backends.llamacpp_lib import LayerTap, LlamaContext, LlamaModel, lib
+
+        lib()  # a clear BackendError first where llama-cpp-python is missing
+        if models_dir is None:
+            from agent.home import Home
+
+            models_dir = Home.resolve().models
+        started = time.perf_counter()
+        self.source = resolve_gguf(model, models_dir)
+        self.model_ref = model
+        self.model_id = self.source.model_id
+        self.model_sha256 = self.source.sha256
+        self.home_root = home_root
+        self.prefix_cache = prefix_cache
+        self.threads = threads if threads > 0 else (os.cpu_count() or 1)
+        self._model: LlamaModel | None = LlamaModel(self.source.gguf)
+        template = self._model.chat_template
+        if not template:
+            raise BackendError(f"{self.source.gguf.name} carries no chat template")
+        self._template = template
+        self._specials = self._model.special_tokens()
+        self._tap = LayerTap()
+        self._ctx: LlamaContext | None = LlamaContext(
+            self._model, n_ctx=context_tokens, n_threads=self.threads, tap=self._tap
+        )
+        self._lock = threading.RLock()
+        self._adapters: dict[str, tuple[Path, LoraAdapter]] = {}
+        self._kv: list[int] = []  # tokens whose KV entries the context holds, from position 0
+        self._kv_adapter: str | None = None
+        self._last: _Prefilled | None = None
+        self.cache_stats = PrefixCacheStats()
+        self.load_seconds = time.perf_counter() - started
+
+    @classmethod
+    def from_config(cls, section: ModelSection, home: Home | None = None) -> LlamaCppBackend:
+        from agent.home import Home
+
+        home = home or Home.resolve()
+        return cls(section.name, threads=section.threads, context_tokens=section.context_tokens,
+                   models_dir=home.models, home_root=home.root)  # fmt: skip
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def num_layers(self) -> int:
+        return self._require_model().n_layer
+
+    @property
+    def hidden_size(self) -> int:
+        return self._require_model().n_embd
+
+    @property
+    def vocab_size(self) -> int:
+        return self._require_model().n_vocab
+
+    @property
+    def context_tokens(self) -> int:
+        return self._require_ctx().n_ctx
+
+    @property
+    def adapters(self) -> dict[str, Path]:
+        return {name: path for name, (path, _) in self._adapters.items()}
+
+    # ------------------------------------------------------------------ prompt
+    def render(self, messages: list[ChatMessage], tools: ToolList | None = None) -> str:
+        """The exact prompt text the model sees (chat template + generation prompt)."""
+        from agent.backends.chat_template import render_chat
+
+        if not messages:
+            raise ValueError("messages must not be empty")
+        return render_chat(self._template, to_openai(messages, arguments="object"),
+                           tools=tool_schemas(tools), **self._specials)  # fmt: skip
+
+    def encode(self, messages: list[ChatMessage], tools: ToolList | None = None) -> list[int]:
+        return self._require_model().tokenize(self.render(messages, tools))
+
+    def count_tokens(self, messages: list[ChatMessage], tools: ToolList | None = None) -> int:
+        return len(self.encode(messages, tools))
+
+    # ------------------------------------------------------------------ adapters
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Load a PEFT LoRA adapter (converted to GGUF once); an existing `name` is replaced."""
+        from agent.backends.llamacpp_lib import LoraAdapter
+        from agent.backends.lora_gguf import gguf_adapter
+
+        with self._lock:
+            model = self._require_model()
+            if self.source.hf_dir is None:
+                raise BackendError(
+                    f"adapters need the model's converted folder next to {self.source.gguf} "
+                    "(../hf/, written by `engram models fetch`): llama.cpp's converter reads "
+                    "the base model's config from it"
+                )
+            converted = gguf_adapter(Path(path), self.source.hf_dir, self.home_root,
+                                     report=lambda _text: None)  # fmt: skip
+            handle = LoraAdapter(model, converted)
+            if name in self._adapters:
+                self._drop_adapter(name)
+            self._adapters[name] = (Path(path), handle)
+
+    def set_adapter_scale(self, name: str, scale: float) -> None:
+        """Apply adapter `name` at `scale` from now on (1 is the adapter as trained;
+        other values are for experiments such as checking the conversion)."""
+        with self._lock:
+            if name not in self._adapters:
+                raise BackendError(f"adapter {name!r} is not loaded")
+            self._adapters[name][1].scale = float(scale)
+            if self._kv_adapter == name:
+                self._forget_cache()
+
+    def unload_adapter(self, name: str) -> None:
+        with self._lock:
+            self._require_model()
+            if name not in self._adapters:
+                raise BackendError(
+                    f"adapter {name!r} is not loaded (loaded: {sorted(self._adapters) or 'none'})"
+                )
+            self._drop_adapter(name)
+
+    def _drop_adapter(self, name: str) -> None:
+        _, handle = self._adapters.pop(name)
+        ctx = self._require_ctx()
+        if ctx.adapter is handle:
+            ctx.set_adapter(None)
+            self._forget_cache()
+        if self._kv_adapter == name:
+            self._forget_cache()
+        handle.close()
+
+    def _forget_cache(self) -> None:
+        self._require_ctx().keep(0)
+        self._kv = []
+        self._kv_adapter = None
+        self._last = None
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        tools: ToolList | None = None,
+        adapter: str | None = None,
+        options: GenerationOptions | None = None,
+        *,
+        on_text: TextCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """One chat turn. `on_text` receives the reply's text in order as it is decoded
+        (never text past a stop string); setting `cancel` ends generation early."""
+        from agent.backends.sampling import Chooser
+        from agent.backends.textstream import TextStream
+
+        model = self._require_model()
+        options = options or GenerationOptions()
+        if options.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        layer = self._layer_index(options.capture_layer)
+        chooser = Chooser(model.n_vocab, options.temperature, options.top_p, options.seed,
+                          options.logit_bias)  # fmt: skip
+        prompt = self.encode(messages, tools)
+        stream = TextStream(options.stop, on_text, cancel)
+        with self._lock:
+            ctx = self._require_ctx()
+            if len(prompt) >= ctx.n_ctx:
+                raise BackendError(
+                    f"the prompt has {len(prompt)} tokens; the context holds {ctx.n_ctx} "
+                    "(model.context_tokens)"
+                )
+            if adapter is not None and adapter not in self._adapters:
+                raise BackendError(
+                    f"adapter {adapter!r} is not loaded (loaded: {sorted(self._adapters) or 'none'})"
+                )
+            grammar = self._grammar(options)
+            try:
+                started = time.perf_counter()
+                trace, prefill_s = self._decode(prompt, adapter, layer, options, chooser, stream,
+                                                grammar)  # fmt: skip
+                seconds = time.perf_counter() - started
+            except BaseException:
+                # What the KV cache holds is unknown after a failed evaluation.
+                self._forget_cache()
+                raise
+            finally:
+                if grammar is not None:
+                    grammar.close()
+        stream.flush()
+        return self._result(trace, stream, tools, layer, len(prompt), seconds, prefill_s, options)
+
+    def next_logits(self, messages: list[ChatMessage], tools: ToolList | None = None,
+                    adapter: str | None = None) -> Any:  # fmt: skip
+        """The raw logits (float32 [vocab]) of the token after the prompt: for comparing
+        this backend's distribution with another's (docs/llamacpp.md)."""
+        prompt = self.encode(messages, tools)
+        with self._lock:
+            if adapter is not None and adapter not in self._adapters:
+                raise BackendError(f"adapter {adapter!r} is not loaded")
+            try:
+                logits, _ = self._prefill(prompt, adapter, None)
+            except BaseException:
+                self._forget_cache()
+                raise
+        return logits.copy()
+
+    def _grammar(self, options: GenerationOptions) -> Any:
+        from agent.backends.llamacpp_lib import Grammar
+
+        text = options.grammar
+        if text is None and options.json_schema is not None:
+            import json
+
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            text = json_schema_to_gbnf(json.dumps(options.json_schema))
+        return Grammar(self._require_model(), text) if text else None
+
+    def _decode(self, prompt: list[int], adapter: str | None, layer: int | None,
+                options: GenerationOptions, chooser: Any, stream: Any, grammar: Any,
+                ) -> tuple[_Trace, float]:  # fmt: skip
+        from agent.backends.sampling import token_stats
+
+        model = self._require_model()
+        ctx = self._require_ctx()
+        self._tap.target = f"l_out-{layer}".encode() if layer is not None else None
+        self._tap.error = None
+        started = time.perf_counter()
+        logits, hidden = self._prefill(prompt, adapter, layer)
+        prefill_s = time.perf_counter() - started
+        trace = _Trace()
+        allowed = grammar.allowed if grammar is not None else None
+        mask = grammar.mask if grammar is not None else None
+        position = len(prompt)
+        while True:
+            stats = token_stats(logits)
+            token = chooser.choose(logits, allowed, mask)
+            if grammar is not None:
+                grammar.accept(token)
+            trace.token_ids.append(token)
+            trace.logprobs.append(stats.logprob(token))
+            trace.entropies.append(stats.entropy)
+            if options.top_logprobs:
+                trace.top.append(stats.top(options.top_logprobs))
+            if layer is not None:
+                trace.hidden.append(hidden)
+            stop = stream.add(model.piece(token))
+            if (stop or model.is_eog(token) or len(trace.token_ids) >= options.max_new_tokens
+                    or position + 1 >= ctx.n_ctx):  # fmt: skip
+                break
+            ctx.decode([token], position)
+            self._kv.append(token)
+            position += 1
+            logits = ctx.logits()
+            hidden = self._tap.row
+        if self._tap.error:
+            raise BackendError(f"reading layer {layer} from llama.cpp failed: {self._tap.error}")
+        return trace, prefill_s
+
+    def _prefill(self, prompt: list[int], adapter: str | None, layer: int | None
+                 ) -> tuple[Any, Any]:  # fmt: skip
+        """Bring the KV cache to `prompt`; the logits (and layer row) of its last position."""
+        ctx = self._require_ctx()
+        stats = self.cache_stats
+        stats.requests += 1
+        stats.prompt_tokens += len(prompt)
+        stats.last_prompt_tokens = len(prompt)
+        if adapter != self._kv_adapter or not self.prefix_cache:
+            self._forget_cache()
+            self._kv_adapter = adapter
+        # Always: a no-op when already applied, and after a failed call the context may
+        # still hold another adapter than the (cleared) cache says.
+        ctx.set_adapter(self._adapters[adapter][1] if adapter is not None else None)
+        last = self._last
+        if (last is not None and last.prompt == prompt and last.adapter == adapter
+                and last.layer == layer and len(self._kv) >= len(prompt)):  # fmt: skip
+            # The same prompt again (a resampled step): its first step is known.
+            ctx.keep(len(prompt))
+            self._kv = self._kv[: len(prompt)]
+            self._credit(len(prompt))
+            return last.logits, last.hidden
+        shared = _common_prefix(self._kv, prompt)
+        shared = min(shared, len(prompt) - 1)  # the last prompt token yields the logits
+        self._last = None
+        ctx.keep(shared)
+        self._kv = self._kv[:shared]
+        self._tap.row = None
+        ctx.decode(prompt[shared:], shared)
+        self._kv = list(prompt)
+        self._credit(shared)
+        logits = ctx.logits()
+        hidden = self._tap.row if layer is not None else None
+        if self.prefix_cache:
+            self._last = _Prefilled(list(prompt), adapter, logits, layer, hidden)
+        return logits, hidden
+
+    def _credit(self, reused: int) -> None:
+        self.cache_stats.reused_tokens += reused
+        self.cache_stats.last_reused_tokens = reused
+
+    def _result(self, trace: _Trace, stream: Any, tools: ToolList | None, layer: int | None,
+                prompt_len: int, seconds: float, prefill_s: float, options: GenerationOptions,
+                ) -> Generation:  # fmt: skip
+        import numpy as np
+
+        model = self._require_model()
+        kept = stream.kept_tokens()
+        text = stream.final_text
+        calls = parse_tool_calls(text, tool_names(tools)).calls if tools else []
+        if calls:
+            finish = "tool_calls"
+        elif stream.stopped_by is not None or (
+            trace.token_ids and model.is_eog(trace.token_ids[-1])
+        ):
+            finish = "stop"
+        else:
+            finish = "length"
+        hidden = None
+        if layer is not None:
+            rows = trace.hidden[:kept]
+            hidden = (np.stack(rows).astype(np.float32) if rows
+                      else np.zeros((0, model.n_embd), dtype=np.float32))  # fmt: skip
+        ids = trace.token_ids[:kept]
+        top = None
+        if options.top_logprobs:
+            top = [[(self._piece(i), lp) for i, lp in step] for step in trace.top[:kept]]
+        return Generation(
+            text=text,
+            tool_calls=calls,
+            usage=TokenUsage(prompt_tokens=prompt_len, completion_tokens=len(trace.token_ids)),
+            finish_reason=finish,
+            token_ids=ids,
+            tokens=[self._piece(i) for i in ids],
+            logprobs=trace.logprobs[:kept],
+            entropies=trace.entropies[:kept],
+            top_logprobs=top,
+            hidden=hidden,
+            hidden_layer=layer,
+            seconds=seconds,
+            prefill_seconds=prefill_s,
+        )
+
+    def _piece(self, token: int) -> str:
+        return self._require_model().piece(token, special=True).decode("utf-8", errors="replace")
+
+    def _layer_index(self, layer: int | None) -> int | None:
+        if layer is None:
+            return None
+        n = self.num_layers
+        if not -n <= layer < n:
+            raise ValueError(f"capture_layer {layer} is out of range for a model with {n} layers")
+        return layer % n
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Free the context, the adapters and the model. Idempotent."""
+        with self._lock:
+            if self._ctx is not None:
+                self._ctx.close()
+                self._ctx = None
+            for _, handle in self._adapters.values():
+                handle.close()
+            self._adapters.clear()
+            if self._model is not None:
+                self._model.close()
+                self._model = None
+            self._kv = []
+            self._last = None
+
+    def _require_model(self) -> LlamaModel:
+        if self._model is None:
+            raise BackendError("this llamacpp backend was closed; open a new one")
+        return self._model
+
+    def _require_ctx(self) -> LlamaContext:
+        if self._ctx is None:
+            raise BackendError("this llamacpp backend was closed; open a new one")
+        return self._ctx
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def available() -> bool:
+    """Whether llama-cpp-python can be imported here (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
