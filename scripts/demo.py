@@ -47,9 +47,10 @@ def main() -> int:
     cmd = [engram, "run", "--repo", str(repo), "--max-steps", os.environ.get("DEMO_MAX_STEPS", "12"),
            "--fail-to-pass", "tests/test_dates.py::test_calendar_helpers", PROBLEM]  # fmt: skip
     code = subprocess.run(cmd).returncode
-    print(
-        "\nInspect the run: `engram runs show <run-id>`; bring a fix in: `engram runs apply <run-id>`."
-    )
+    runs = [d for d in home.runs.iterdir() if (d / "trajectory.json").is_file()]
+    run_id = max(runs, key=lambda d: d.stat().st_mtime).name if runs else "RUN"
+    print(f"\nInspect the run: `engram runs show {run_id}`; "
+          f"bring a fix in: `engram runs apply {run_id}`.")  # fmt: skip
     # The demo succeeds when the run ran to its end, whether or not the model fixed the bug.
     return 0 if code in (0, 1) else code
 

@@ -28,7 +28,10 @@ def _reading_text(step: Step) -> str:
         return ""
     r = step.readings[-1]
     if r.step_score is None and r.prefix_score is None:
-        return f"[dim]probe: {r.reason}[/]" if r.reason else ""
+        # Unscored and accepted: probes are off, which the run said once at its start.
+        if r.decision == "accept":
+            return ""
+        return f"[dim]{r.decision}: {r.reason}[/]" if r.reason else ""
     parts = []
     if r.step_score is not None:
         parts.append(f"step {r.step_score:.2f}")
