@@ -108,6 +108,27 @@ def main() -> None:
                 f"{median_of(5, load_once):.2f} s",
             )
         )
+        gguf_load = (
+            "import time;from agent.config import load_config;from agent.home import Home;"
+            "from agent.backends.llamacpp import available, LlamaCppBackend;"
+            "s=load_config(flags={'model.backend':'llamacpp'}).config.model;"
+            "t=time.perf_counter();b=LlamaCppBackend.from_config(s, Home.resolve());"
+            "print(time.perf_counter()-t) if available() else print('nan')"
+        )
+
+        def gguf_once() -> float:
+            out = subprocess.run(
+                [py, "-c", gguf_load], cwd=clone, env=env, capture_output=True, text=True,
+                check=True,
+            )  # fmt: skip
+            return float(out.stdout.strip().splitlines()[-1])
+
+        rows.append(
+            (
+                "model load for generation (`llamacpp`, the default on CPU: GGUF, mmap)",
+                f"{median_of(5, gguf_once):.2f} s",
+            )
+        )
         start = (
             "import time,docker;c=docker.from_env();t=time.perf_counter();"
             "x=c.containers.run('engram/sandbox-base:1',['sleep','60'],detach=True,network_mode='none',"
