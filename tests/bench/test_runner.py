@@ -73,7 +73,9 @@ def test_a_solved_task_is_graded_resolved_and_its_result_is_complete(env):
 def test_submitting_without_a_change_is_the_models_failure(env):
     _, _, tasks = env
     task = by_id(tasks, "mean")
-    results, _ = run(env, [task], lambda t: FakeBackend([SUBMIT, SUBMIT]))
+    # A second submit on the unchanged tree is resampled, not run: the script repeats it
+    # until the resample budget ends the run.
+    results, _ = run(env, [task], lambda t: FakeBackend([SUBMIT] * 12))
     result = results[task.instance_id]
     assert result.status == TaskStatus.UNRESOLVED and result.grade["patch_status"] == "empty"
     assert result.agent_verified is False
