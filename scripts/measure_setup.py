@@ -92,20 +92,33 @@ def main() -> None:
             "import time;from pathlib import Path;from agent.home import Home;"
             "from agent.models.loader import resolve_model, load_causal_lm;"
             "r=resolve_model('qwen2.5-coder-0.5b-instruct', Home.resolve().models);"
-            "t=time.perf_counter();load_causal_lm(r);print(time.perf_counter()-t)"
+            "t=time.perf_counter();import torch, transformers;i=time.perf_counter()-t;"
+            "t=time.perf_counter();load_causal_lm(r);print(i, time.perf_counter()-t)"
         )
         py = str(clone / ".venv/bin/python")
 
+        imports: list[float] = []
+
         def load_once() -> float:
+            # torch + transformers are imported once per process, before the load proper;
+            # they are timed apart (the `llamacpp` row below needs neither).
             out = subprocess.run(
                 [py, "-c", load], cwd=clone, env=env, capture_output=True, text=True, check=True
             )
-            return float(out.stdout.strip().splitlines()[-1])
+            imported, loaded = out.stdout.strip().splitlines()[-1].split()
+            imports.append(float(imported))
+            return float(loaded)
 
         rows.append(
             (
                 "model load from the converted folder (tokenizer + weights, bf16)",
                 f"{median_of(5, load_once):.2f} s",
+            )
+        )
+        rows.append(
+            (
+                "importing torch + transformers (once per process, before the `hf` load)",
+                f"{statistics.median(imports):.2f} s",
             )
         )
         gguf_load = (
