@@ -147,7 +147,7 @@ class SmallPolicy:
             ps["seen"] = kept[-1].index
         phase = ps["phase"]
         if phase == "done":
-            return Proposal(None, policy_state=ps, exit=(ExitStatus.BUDGET_EXHAUSTED, ps["why"]))
+            return self._exit(ps)
         if phase == "reproduce":
             tests = "\n".join(ctx.task.fail_to_pass)
             call = ToolCall(name="run_tests", arguments={"tests": tests} if tests else {})
@@ -212,6 +212,18 @@ class SmallPolicy:
     def _finish(ps: dict[str, Any], why: str) -> None:
         ps["phase"], ps["why"] = "done", why
 
+    @staticmethod
+    def _exit(ps: dict[str, Any]) -> Proposal:
+        why = ps["why"]
+        carry = ps.pop("carry", None)
+        if carry:
+            # No next step will carry the discarded generations: the exit says what they
+            # cost, so the run's model time and tokens stay accounted for.
+            why += (f"; before that, {carry['repeats']} no-op or repeated edit(s) were "
+                    f"generated and not run ({carry['model_s']:.1f} s of generation, "
+                    f"{carry['completion_tokens']} tokens)")  # fmt: skip
+        return Proposal(None, policy_state=ps, exit=(ExitStatus.BUDGET_EXHAUSTED, why))
+
     def _harness(self, ps: dict[str, Any], index: int, started_at: datetime, call: ToolCall,
                  why: str) -> Proposal:  # fmt: skip
         step = Step(index=index, actor="harness", message="", thought=why, action=call,
@@ -237,7 +249,7 @@ class SmallPolicy:
         options = self._candidates(ps, ctx)[:OPTIONS]
         if not options:
             self._finish(ps, "no candidate function left to try")
-            return Proposal(None, policy_state=ps, exit=(ExitStatus.BUDGET_EXHAUSTED, ps["why"]))
+            return self._exit(ps)
         messages = self._choice_prompt(ps, ctx, options)
         started = time.perf_counter()
         pick, generation, note = choose(ctx, messages, len(options), seed=ctx.config.model.seed
@@ -412,7 +424,7 @@ class SmallPolicy:
                       started_at: datetime) -> Proposal:  # fmt: skip
         """Continue in the phase `ps` moved to without a step in between."""
         if ps["phase"] == "done":
-            return Proposal(None, policy_state=ps, exit=(ExitStatus.BUDGET_EXHAUSTED, ps["why"]))
+            return self._exit(ps)
         if ps["phase"] == "localize":
             proposal = self._localize(ps, ctx, index, started_at)
         elif ps["phase"] == "edit":

@@ -126,6 +126,8 @@ def test_submit_is_never_proposed_on_an_unchanged_tree(small):
     assert "submit" not in kept_actions(t) and "edit" not in kept_actions(t)
     assert t.exit_status == ExitStatus.BUDGET_EXHAUSTED
     assert policy_state(h, t.run_id)["repeats"] == 6
+    # The last attempt's discarded generations have no next step: the exit accounts for them.
+    assert "were generated and not run" in t.exit_reason
 
 
 def test_an_attempt_that_ran_nothing_is_counted_on_the_next_step(small):
