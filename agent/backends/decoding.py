@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
-TextCallback = Callable[[str], None]
+from agent.backends.textstream import StopText, TextCallback
+
+__all__ = ["DecodeTrace", "LogitBias", "TextCallback", "TraceLogits", "TraceStop"]
 
 
-class DecodeTrace:
+class DecodeTrace(StopText):
     def __init__(
         self,
         tokenizer: Any,
@@ -42,12 +43,10 @@ class DecodeTrace:
         on_text: TextCallback | None = None,
         cancel: threading.Event | None = None,
     ):
+        super().__init__(stop, on_text, cancel)
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
-        self.stop = [s for s in stop if s]
         self.top_k = top_logprobs
-        self.on_text = on_text
-        self.cancel = cancel
         self.started = time.perf_counter()
         self.first_logits_at: float | None = None
 
@@ -57,12 +56,6 @@ class DecodeTrace:
         self.top: list[list[tuple[int, float]]] = []
         self.hidden: list[torch.Tensor] = []
         self._pending: torch.Tensor | None = None
-
-        self.text = ""
-        self.cut: int | None = None  # index in `text` where a stop string begins
-        self.stopped_by: str | None = None  # "stop" | "cancel"
-        self._emitted = 0
-        self._holdback = max((len(s) for s in self.stop), default=1) - 1
 
     # ---------------------------------------------------------------- logits side
     def on_logits(self, scores: torch.Tensor) -> None:
@@ -83,48 +76,10 @@ class DecodeTrace:
         if self._pending is not None:
             self.logprobs.append(float(self._pending[token]))
             self._pending = None
-        return self._advance_text() or self._cancelled()
-
-    def _cancelled(self) -> bool:
-        if self.cancel is not None and self.cancel.is_set():
-            self.stopped_by = "cancel"
-            return True
-        return False
-
-    def _advance_text(self) -> bool:
-        previous = len(self.text)
         # Decoding the whole completion each step is simple and exact (multi-byte
         # characters split across tokens resolve themselves); it costs well under a
         # millisecond for the lengths generated here, next to ~100 ms per token.
-        self.text = self.tokenizer.decode(self.token_ids, skip_special_tokens=True)
-        if self.stop:
-            start = max(0, previous - self._holdback - 4)
-            hits = [i for i in (self.text.find(s, start) for s in self.stop) if i >= 0]
-            if hits:
-                self.cut = min(hits)
-                self.stopped_by = "stop"
-                self._emit(final=True)
-                return True
-        self._emit(final=False)
-        return False
-
-    def _emit(self, final: bool) -> None:
-        if self.on_text is None:
-            return
-        end = self.cut if self.cut is not None else len(self.text)
-        if not final:
-            # Hold back what could still become a stop string, and a trailing partial
-            # character (decoded as U+FFFD until its last byte arrives).
-            end = max(self._emitted, end - self._holdback)
-            while end > self._emitted and self.text[end - 1] == "\ufffd":
-                end -= 1
-        if end > self._emitted:
-            self.on_text(self.text[self._emitted : end])
-            self._emitted = end
-
-    def flush(self) -> None:
-        """Emit the rest of the text once generation has ended."""
-        self._emit(final=True)
+        return self._update(self.tokenizer.decode(self.token_ids, skip_special_tokens=True))
 
     # ---------------------------------------------------------------- hidden side
     def hook(self, _module: Any, _inputs: Any, output: Any) -> None:
@@ -132,10 +87,6 @@ class DecodeTrace:
         self.hidden.append(hidden[0, -1].detach().clone())
 
     # ---------------------------------------------------------------- results
-    @property
-    def final_text(self) -> str:
-        return self.text if self.cut is None else self.text[: self.cut]
-
     def kept_tokens(self) -> int:
         """Generated tokens that start before the stop string (all of them without one)."""
         if self.cut is None:
