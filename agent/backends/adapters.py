@@ -129,3 +129,7 @@ def _strip_lora(model: Any) -> None:
         if isinstance(module, BaseTunerLayer) and "." in name:
             parent_name, _, child = name.rpartition(".")
             setattr(model.get_submodule(parent_name), child, module.get_base_layer())
+    # PEFT also left its config registry on the model; a later load would adopt it and
+    # carry a phantom adapter along.
+    if hasattr(model, "peft_config"):
+        del model.peft_config

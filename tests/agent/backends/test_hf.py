@@ -155,6 +155,7 @@ def test_bad_adapter_folders_are_refused(hf_backend, tmp_path):
         hf_backend.load_adapter("x", tmp_path)  # config but no weights
     assert hf_backend.adapters == {}
     assert not any("lora" in name for name, _ in hf_backend.base_model.named_modules())
+    assert not hasattr(hf_backend.base_model, "peft_config")  # no phantom config left
 
 
 @pytest.mark.gpu
