@@ -45,6 +45,7 @@ from memory.self_edit_store import SelfEditStore
 from memory.trajectories import TrajectoryStore
 
 Report = Callable[[str], None]
+INTERRUPTED = "a consolidation was interrupted before its gate finished"
 REST_EM_STEPS = 4  # optimizer steps per ReST-EM variant: a brief look, not a consolidation
 
 
@@ -74,6 +75,20 @@ def waiting_runs(home: Home, repo_id: str, bootstrap: bool = False) -> int:
     return len(pending_runs(home, repo_id, bootstrap))
 
 
+def untrained_edits(
+    store: FileAdapterStore, edits: SelfEditStore, repo_id: str, bootstrap: bool = False
+) -> list[SelfEdit]:
+    """Accepted self-edits that no version was trained on yet. A version rejected because
+    its consolidation was interrupted does not count: its edits are still to learn, so a
+    killed `learn` is simply done again by the next one."""
+    trained: set[str] = set()
+    for version in store.list(repo_id):
+        if INTERRUPTED not in version.notes:
+            trained.update(version.self_edit_hashes)
+    return [e for e in edits.list(repo_id, "accepted")
+            if e.id not in trained and (bootstrap or e.source != "bootstrap")]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -99,8 +114,7 @@ def load_lm(config: EngramConfig, home: Home) -> Any:
 def _settle_interrupted(store: FileAdapterStore, repo_id: str, say: Report) -> None:
     for version in store.list(repo_id):
         if version.status == AdapterStatus.CANDIDATE:
-            store.reject(repo_id, version.version,
-                         reason="a consolidation was interrupted before its gate finished")  # fmt: skip
+            store.reject(repo_id, version.version, reason=INTERRUPTED)
             say(f"v{version.version}: left by an interrupted consolidation → rejected")
 
 
@@ -158,9 +172,9 @@ def learn(
     with store.lock(repo_id, timeout=lock_timeout):
         _settle_interrupted(store, repo_id, say)
         runs = pending_runs(home, repo_id, bootstrap)
-        if not runs:
+        edits_store = SelfEditStore(home)
+        if not runs and not untrained_edits(store, edits_store, repo_id, bootstrap):
             return None
-        say(f"{len(runs)} new verified run(s) of {identity.name} ({repo_id})")
         if lm is None:
             say(f"loading {config.model.name} …")
             lm = load_lm(config, home)
@@ -168,21 +182,21 @@ def learn(
         if not base_hash:
             raise LearnError("the model does not say which base model it is (no hash); an "
                              "adapter could not be checked against it later")  # fmt: skip
-        edits_store = SelfEditStore(home)
-        candidates, dropped_variants = _collect(lm, runs, repo, home, config, rest_em, notes,
-                                                edits_store, say, trainer)  # fmt: skip
-        chosen = select(candidates, edits_store.entries(repo_id))
-        task_ids = {c.edit.id: c.task_id for c in candidates if c.task_id}
-        new = edits_store.add(repo_id, [(s.edit, s.status, s.reason) for s in chosen]
-                              + dropped_variants, runs=[t.run_id for t in runs],
-                              task_ids=task_ids)  # fmt: skip
-        new_ids = {e.id for e in new}
-        counts = {s: sum(1 for c in chosen if c.status == s and c.edit.id in new_ids)
-                  for s in ("accepted", "heldout", "dropped")}  # fmt: skip
-        say(f"self-edits: {counts['accepted']} to train on, {counts['heldout']} held out, "
-            f"{counts['dropped']} dropped")  # fmt: skip
-        new_train = [c.edit for c in chosen if c.status == "accepted" and c.edit.id in new_ids
-                     and (bootstrap or c.edit.source != "bootstrap")]  # fmt: skip
+        if runs:
+            say(f"{len(runs)} new verified run(s) of {identity.name} ({repo_id})")
+            candidates, dropped_variants = _collect(lm, runs, repo, home, config, rest_em, notes,
+                                                    edits_store, say, trainer)  # fmt: skip
+            chosen = select(candidates, edits_store.entries(repo_id))
+            task_ids = {c.edit.id: c.task_id for c in candidates if c.task_id}
+            new = edits_store.add(repo_id, [(s.edit, s.status, s.reason) for s in chosen]
+                                  + dropped_variants, runs=[t.run_id for t in runs],
+                                  task_ids=task_ids)  # fmt: skip
+            new_ids = {e.id for e in new}
+            counts = {s: sum(1 for c in chosen if c.status == s and c.edit.id in new_ids)
+                      for s in ("accepted", "heldout", "dropped")}  # fmt: skip
+            say(f"self-edits: {counts['accepted']} to train on, {counts['heldout']} held out, "
+                f"{counts['dropped']} dropped")  # fmt: skip
+        new_train = untrained_edits(store, edits_store, repo_id, bootstrap)
         if not new_train:
             say("no new self-edit to train on")
             return None

@@ -1,7 +1,8 @@
 """Replay: general code mixed into every consolidation, so the adapter does not forget.
 
 Source: HumanEval problems *outside* every evaluation subset we use (the fixed subsets
-of size 1…`EVAL_SUBSETS_UP_TO`, see `memory.humaneval.subset`), each as a chat whose
+of the sizes in `EVAL_SIZES`, see `memory.humaneval.subset`: 64 problems; 100 remain for
+replay), each as a chat whose
 reply is the problem's canonical solution. Why this source:
 
 - it is general Python in the shape the model is asked for code (a function from a
@@ -26,14 +27,16 @@ from functools import cache
 from agent.types import ChatMessage
 from memory.humaneval import TOTAL_PROBLEMS, Problem, load_problems, subset
 
-EVAL_SUBSETS_UP_TO = 40  # every subset of size ≤ 40 is evaluation data, never replay
+# The HumanEval subset sizes the gate and the benchmarks may use; every problem in any of
+# them is evaluation data, never replay. `engram learn --humaneval-n` accepts only these.
+EVAL_SIZES = (1, 2, 4, 8, 16, 20, 32, 40)
 REPLAY_INSTRUCTION = "Write this Python function. Give the full implementation."
 
 
 @cache
 def evaluation_ids() -> frozenset[str]:
     ids: set[str] = set()
-    for n in range(1, EVAL_SUBSETS_UP_TO + 1):
+    for n in EVAL_SIZES:
         ids.update(p.task_id for p in subset(n))
     return frozenset(ids)
 

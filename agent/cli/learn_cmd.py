@@ -38,6 +38,11 @@ def learn(
         fail(f"--method must be retrain or merge, not {method!r}")
     if loss not in (None, "ce", "eaft"):
         fail(f"--loss must be ce or eaft, not {loss!r}")
+    from memory.replay import EVAL_SIZES
+
+    if humaneval_n and humaneval_n not in EVAL_SIZES:
+        # Other sizes would overlap the replay data the adapters are trained on.
+        fail(f"--humaneval-n must be 0 or one of {', '.join(map(str, EVAL_SIZES))}")
     out = err_console() if as_json else console()
     identity = repo_identity(repo)
     cfg = load(repo=repo).config
@@ -53,18 +58,15 @@ def learn(
             if as_json:
                 console().print_json(data={"result": "waiting", "waiting": waiting, "need": need})
             return
-    if waiting == 0:
-        out.print(f"nothing new to learn: no unused verified runs of {identity.name} "
-                  f"({identity.id}). Runs count once their tests pass (`engram runs list`).")  # fmt: skip
-        if as_json:
-            console().print_json(data={"result": "nothing", "waiting": 0})
-        return
     trainer = {"max_steps": max_steps} if max_steps else None
     result = run_learn(repo, h, cfg, rest_em=rest_em, bootstrap=bootstrap,
                        progress=lambda m: out.print(f"[dim]{m}[/]"), method=method, loss=loss,
                        trainer=trainer, humaneval_n=humaneval_n, lock_timeout=wait)  # fmt: skip
     if result is None:
-        out.print("nothing new to learn: the new runs gave no new self-edit to train on")
+        why = ("the new runs gave no new self-edit to train on" if waiting else
+               f"no unused verified runs of {identity.name} ({identity.id}); runs count once "
+               "their tests pass (`engram runs list`)")  # fmt: skip
+        out.print(f"nothing new to learn: {why}")
         if as_json:
             console().print_json(data={"result": "nothing", "waiting": waiting})
         return
