@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent import atomic
 from agent.config import EngramConfig
 from agent.home import Home
 from agent.types import AdapterStatus, AdapterVersion, SelfEdit, Trajectory
@@ -296,18 +297,22 @@ def _consolidate(lm, repo, home, config, store, edits_store, repo_id, base_hash,
         hp = hp.model_copy(update={"loss": loss})
     for line in combined.changes:
         say(f"hyperparameters: {line}")
-    settings = TrainerConfig.from_hyperparams(hp, seed=config.model.seed, **(trainer or {}))
+    settings = TrainerConfig.from_hyperparams(hp, seed=config.model.seed)
+    # Our own overrides (tests, --max-steps) win; the manifest records what really ran.
+    settings = TrainerConfig.model_validate({**settings.model_dump(), **(trainer or {})})
+    hp = settings.hyperparams()
     n_boot = sum(1 for e in train_edits if e.source == "bootstrap")
     say(f"{method}: {len(train_edits)} self-edit(s) ({len(chats)} chats"
         + (f", {n_boot} bootstrap" if n_boot else "") + f") + {len(replay)} replay, "
         f"loss {hp.loss}, lr {hp.learning_rate:g}, r={hp.lora_rank}")  # fmt: skip
     current = store.current(repo_id)
     current_path = store.version_path(repo_id, current.version) if current else None
-    store.repo_dir(repo_id).mkdir(parents=True, exist_ok=True)
-    # A hidden .partial folder next to the versions: if we die, the next writer (holding
-    # the lock) removes it, and readers never look at it.
-    scratch = Path(tempfile.mkdtemp(prefix=".learn-", suffix=".partial",
-                                    dir=store.repo_dir(repo_id)))  # fmt: skip
+    # Training happens in a hidden .partial folder of its own: if we die, the next learn
+    # (holding the lock, so nobody else is training) removes it; readers never look there.
+    work = home.repo_dir(repo_id) / "training"
+    work.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_partials(work)
+    scratch = Path(tempfile.mkdtemp(prefix=".learn-", suffix=".partial", dir=work))
     try:
         out = scratch / "adapter"
 
