@@ -157,11 +157,13 @@ def learn(
     notes: bool = True,
     trainer: dict[str, Any] | None = None,
     humaneval_n: int = 8,
+    evaluation: dict[str, Any] | None = None,
     lock_timeout: float | None = None,
 ) -> AdapterVersion | None:
     """Consolidate the repo's new verified runs (module doc). `trainer` overrides
     TrainerConfig fields that are ours (max_steps, max_seq_len, …); `evaluators` replaces
-    the model-backed evaluation (tests); `lock_timeout` 0 fails at once when busy."""
+    the model-backed evaluation (tests), `evaluation` tunes it (ModelEvaluators keywords:
+    heldout_windows, qa); `lock_timeout` 0 fails at once when busy."""
     from sandboxes.repo import repo_identity
 
     say = progress or (lambda _m: None)
@@ -203,7 +205,7 @@ def learn(
             return None
         return _consolidate(lm, repo, home, config, store, edits_store, repo_id, base_hash,
                             new_train, method, loss, bootstrap, evaluators, trainer,
-                            humaneval_n, say)  # fmt: skip
+                            {"humaneval_n": humaneval_n, **(evaluation or {})}, say)  # fmt: skip
 
 
 def _collect(lm, runs, repo, home, config, rest_em, notes, edits_store, say,
@@ -277,7 +279,7 @@ def _score_variant(lm, base_chats, edits, heldout, config, trainer) -> float:
 
 
 def _consolidate(lm, repo, home, config, store, edits_store, repo_id, base_hash, new_train,
-                 method, loss, bootstrap, evaluators, trainer, humaneval_n,
+                 method, loss, bootstrap, evaluators, trainer, evaluation,
                  say) -> AdapterVersion:  # fmt: skip
     from memory.consolidate import merge, retrain
     from memory.hyperparams import combine_hyperparams
@@ -355,8 +357,8 @@ def _consolidate(lm, repo, home, config, store, edits_store, repo_id, base_hash,
 
         heldout = [c for e in edits_store.list(repo_id, "heldout") for c in training_chats(e)]
         evaluators = ModelEvaluators(lm, home=home, config=config, repo=repo, repo_id=repo_id,
-                                     base_hash=base_hash, heldout=heldout,
-                                     humaneval_n=humaneval_n, report=say)  # fmt: skip
+                                     base_hash=base_hash, heldout=heldout, report=say,
+                                     **evaluation)  # fmt: skip
     t0 = time.perf_counter()
     before_repo = evaluators.repo(current_path, current.version if current else None)
     before_general = evaluators.general(current_path)
