@@ -73,6 +73,8 @@ def learn_arm(loss: str, repo: Path, work: Path, runs: list[Path], lm, n: int, s
 
     repo_id = repo_identity(repo).id
     used = copy_runs(runs, repo_id, home.runs)
+    if not used:
+        raise SystemExit(f"no verified runs of {repo_id} in {', '.join(map(str, runs))}")
     if seed_cache is not None and seed_cache.is_file():  # the base model's numbers, reused
         target = home.repo_dir(repo_id) / "eval_cache.json"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +188,8 @@ def main() -> None:
     repo = args.work / "ledger"
     if not repo.is_dir():
         subprocess.run(["git", "clone", "-q", str(args.repo), str(repo)], check=True)
+        # The repo id comes from the root commit *and* the remote: no remote, same id.
+        subprocess.run(["git", "-C", str(repo), "remote", "remove", "origin"], check=True)
     report_path = args.work / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     report["load_average"] = os.getloadavg()

@@ -96,6 +96,10 @@ def run(
     runner = Runner(h, cfg)
     trajectory = runner.start(task, repo, handles)
     summary(out, trajectory, runner.store.run_dir(trajectory.run_id))
+    if cfg.memory.auto_every > 0 and trajectory.eligible_for_learning:
+        from agent.cli.learn_cmd import auto_learn_after_run
+
+        auto_learn_after_run(repo, cfg, h, out)
     raise typer.Exit(0 if trajectory.resolved else 1)
 
 
