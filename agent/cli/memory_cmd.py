@@ -82,10 +82,20 @@ def diff(a: int, b: int, repo: Path = REPO) -> None:
     """What changed from version A to version B (self-edits, hyperparameters, metrics)."""
     from agent.cli.common import console
 
-    identity, store, _ = _open(repo)
+    from memory.self_edit_store import SelfEditStore
+
+    identity, store, h = _open(repo)
     out = console()
-    for line in store.diff(identity.id, a, b).lines():
+    change = store.diff(identity.id, a, b)
+    for line in change.lines():
         out.print(line)
+    # Which self-edits, by kind and source run, so a change can be traced to its runs.
+    known = {e.id: e for e in SelfEditStore(h).entries(identity.id)}
+    for sign, ids in (("+", change.self_edits_added), ("−", change.self_edits_removed)):
+        for edit_id in ids:
+            entry = known.get(edit_id)
+            what = f"{entry.kind.value} from run {entry.source_run}" if entry else "(not stored)"
+            out.print(f"  {sign} {edit_id} {what}")
 
 
 @app.command("rollback")
