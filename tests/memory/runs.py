@@ -33,3 +33,17 @@ def for_repo(t: Trajectory, repo_id: str, run_id: str | None = None, task_id: st
     task = t.task.model_copy(update={"id": task_id}) if task_id else t.task
     return t.model_copy(update={"repo_id": repo_id, "run_id": run_id or t.run_id, "task": task,
                                 **extra}, deep=True)  # fmt: skip
+
+
+def retold(t: Trajectory, repo_id: str, run_id: str, task_id: str) -> Trajectory:
+    """A third distinct verified run: the same steps with every prompt's user turn extended
+    (so its demonstration has other content, hence another id)."""
+
+    def extend(message):
+        if message.role != "user":
+            return message
+        return message.model_copy(update={"content": message.content + "\n(seen again)"})
+
+    steps = [s.model_copy(update={"prompt": [extend(m) for m in s.prompt]}) if s.prompt else s
+             for s in t.steps]  # fmt: skip
+    return for_repo(t, repo_id, run_id=run_id, task_id=task_id, steps=steps)

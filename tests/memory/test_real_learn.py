@@ -16,7 +16,7 @@ from memory.adapter_store import FileAdapterStore
 from memory.learn import learn
 from memory.self_edit_store import SelfEditStore
 from tests.memory.learn_setup import make_setup
-from tests.memory.runs import for_repo, stored_runs, write_runs
+from tests.memory.runs import retold, stored_runs, write_runs
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -28,16 +28,7 @@ def test_learn_on_the_embedded_model(tmp_path, embedded_model_dir, monkeypatch):
     monkeypatch.setenv("ENGRAM_MODELS", str(embedded_model_dir.parents[1]))
     s = make_setup(tmp_path)
     # A third verified run (another task) so that one demonstration is held out.
-    third = stored_runs()[0]
-
-    def retold(message):
-        return message.model_copy(update={"content": message.content + "\n(seen again)"}) \
-            if message.role == "user" else message  # fmt: skip
-
-    steps = [st.model_copy(update={"prompt": [retold(m) for m in st.prompt]}) if st.prompt
-             else st for st in third.steps]  # fmt: skip
-    write_runs(s.home.runs, [for_repo(third, s.repo_id, run_id="third", task_id="t3",
-                                      steps=steps)])  # fmt: skip
+    write_runs(s.home.runs, [retold(stored_runs()[0], s.repo_id, "third", "t3")])
     config = EngramConfig()
     lines: list[str] = []
     result = learn(s.repo, s.home, config, notes=False, humaneval_n=0,
