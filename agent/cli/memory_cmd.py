@@ -81,7 +81,6 @@ def show(version: int = typer.Argument(None, help="default: the current version"
 def diff(a: int, b: int, repo: Path = REPO) -> None:
     """What changed from version A to version B (self-edits, hyperparameters, metrics)."""
     from agent.cli.common import console
-
     from memory.self_edit_store import SelfEditStore
 
     identity, store, h = _open(repo)

@@ -89,6 +89,6 @@ def test_rest_em_keeps_one_variant_per_run_and_drops_the_rest(tmp_path, fake_not
 def test_rest_em_needs_the_notes_module(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "memory.notes", None)  # import fails
     s = make_setup(tmp_path)
-    with pytest.raises(LearnError, match="memory.notes"):
+    with pytest.raises(LearnError, match=r"memory\.notes"):
         learn(s.repo, s.home, s.config, lm=tiny_lm(), rest_em=2, trainer=TRAINER,
               evaluators=FakeEvaluators())  # fmt: skip

@@ -17,7 +17,6 @@ from tests.conftest import REPO_ROOT, make_git_repo
 from tests.memory.conftest import make_manifest, write_adapter_dir
 from tests.memory.runs import for_repo, stored_runs, write_runs
 
-
 MAIN = "from agent.cli.main import main; main()"
 
 
