@@ -31,6 +31,8 @@ def learn(
     as_json: bool = typer.Option(False, "--json", help="print the resulting manifest as JSON"),
 ) -> None:
     """Turn new verified runs into a candidate adapter; the gate promotes or rejects it."""
+    from rich.markup import escape
+
     from agent.cli.common import console, err_console, fail, home, load
     from sandboxes.repo import repo_identity
 
@@ -60,7 +62,7 @@ def learn(
             return
     trainer = {"max_steps": max_steps} if max_steps else None
     result = run_learn(repo, h, cfg, rest_em=rest_em, bootstrap=bootstrap,
-                       progress=lambda m: out.print(f"[dim]{m}[/]"), method=method, loss=loss,
+                       progress=lambda m: out.print(f"[dim]{escape(m)}[/]"), method=method, loss=loss,
                        trainer=trainer, humaneval_n=humaneval_n, lock_timeout=wait)  # fmt: skip
     if result is None:
         why = ("the new runs gave no new self-edit to train on" if waiting else
@@ -71,9 +73,10 @@ def learn(
             console().print_json(data={"result": "nothing", "waiting": waiting})
         return
     if as_json:
-        console().print(result.model_dump_json(indent=2))
+        print(result.model_dump_json(indent=2))  # plain: rich would read [..] as markup
     elif result.status.value == "current":
-        out.print(f"[bold green]promoted v{result.version}[/]: {result.notes.splitlines()[-1]}")
+        why = result.notes.splitlines()[-1].removeprefix("accepted: ")
+        out.print(f"[bold green]promoted v{result.version}[/]: {why}")
     else:
         why = result.notes.splitlines()[-1].removeprefix("rejected: ")
         out.print(f"[bold yellow]rejected v{result.version}[/]: {why}")
@@ -84,6 +87,8 @@ def learn(
 def auto_learn_after_run(repo: Path, cfg, h, out) -> None:
     """`engram run` with `memory.auto_every` > 0: consolidate when enough runs wait.
     A busy repo (another consolidation) is skipped with a note, never waited on."""
+    from rich.markup import escape
+
     from memory.base import StoreBusy
     from memory.learn import learn as run_learn
     from memory.learn import waiting_runs
@@ -97,10 +102,10 @@ def auto_learn_after_run(repo: Path, cfg, h, out) -> None:
         return
     out.print(f"memory: {waiting} verified runs waiting; consolidating (engram learn)")
     try:
-        result = run_learn(repo, h, cfg, progress=lambda m: out.print(f"[dim]{m}[/]"),
+        result = run_learn(repo, h, cfg, progress=lambda m: out.print(f"[dim]{escape(m)}[/]"),
                            lock_timeout=0)  # fmt: skip
     except StoreBusy as exc:
-        out.print(f"[yellow]memory: skipped, {exc}[/]")
+        out.print(f"[yellow]memory: skipped, {escape(str(exc))}[/]")
         return
     if result is not None:
         out.print(f"memory: v{result.version} {result.status.value}")

@@ -66,7 +66,7 @@ def list_versions(repo: Path = REPO, as_json: bool = typer.Option(False, "--json
 def show(version: int = typer.Argument(None, help="default: the current version"),
          repo: Path = REPO) -> None:  # fmt: skip
     """One version's manifest: data, hyperparameters, every metric and the gate's reason."""
-    from agent.cli.common import console, fail
+    from agent.cli.common import fail
 
     identity, store, _ = _open(repo)
     if version is None:
@@ -74,7 +74,7 @@ def show(version: int = typer.Argument(None, help="default: the current version"
         if current is None:
             fail(f"{identity.id} has no current adapter; name a version (`engram memory list`)")
         version = current.version
-    console().print(store.get(identity.id, version).model_dump_json(indent=2))
+    print(store.get(identity.id, version).model_dump_json(indent=2))  # plain JSON, no markup
 
 
 @app.command("diff")
@@ -87,14 +87,14 @@ def diff(a: int, b: int, repo: Path = REPO) -> None:
     out = console()
     change = store.diff(identity.id, a, b)
     for line in change.lines():
-        out.print(line)
+        out.print(line, markup=False)
     # Which self-edits, by kind and source run, so a change can be traced to its runs.
     known = {e.id: e for e in SelfEditStore(h).entries(identity.id)}
     for sign, ids in (("+", change.self_edits_added), ("−", change.self_edits_removed)):
         for edit_id in ids:
             entry = known.get(edit_id)
             what = f"{entry.kind.value} from run {entry.source_run}" if entry else "(not stored)"
-            out.print(f"  {sign} {edit_id} {what}")
+            out.print(f"  {sign} {edit_id} {what}", markup=False)
 
 
 @app.command("rollback")
