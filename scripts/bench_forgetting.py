@@ -95,7 +95,7 @@ def learn_arm(loss: str, repo: Path, work: Path, runs: list[Path], lm, n: int, s
     }  # fmt: skip
 
 
-def merge_arm(lm, home, repo_id, config) -> dict:
+def merge_arm(lm, home, repo_id, config, max_steps: int | None = None) -> dict:
     from memory.action_loss import demonstration_loss
     from memory.consolidate import merge, retrain
     from memory.demonstrations import training_chats
@@ -111,7 +111,7 @@ def merge_arm(lm, home, repo_id, config) -> dict:
         return {"skipped": f"needs 2 trained and 1 held-out demonstration, has {len(train)}, "
                            f"{len(held)}"}  # fmt: skip
     first, second = training_chats(train[0]), training_chats(train[1])
-    settings = TrainerConfig(loss=config.memory.loss, seed=config.model.seed)
+    settings = TrainerConfig(loss=config.memory.loss, seed=config.model.seed, max_steps=max_steps)
     share = config.memory.replay_share
     work = home.root / "merge-bench"
     shutil.rmtree(work, ignore_errors=True)
@@ -181,6 +181,12 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=LEDGER)
     parser.add_argument("--humaneval-n", type=int, default=8)
     parser.add_argument("--parts", default="learn,merge,switch")
+    parser.add_argument(
+        "--merge-max-steps",
+        type=int,
+        default=None,
+        help="cap the merge part's trainings (same cap for both methods)",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     args.work.mkdir(parents=True, exist_ok=True)
@@ -218,7 +224,7 @@ def main() -> None:
         from sandboxes.repo import repo_identity
 
         home = homes.get("eaft", (Home(args.work / "home-eaft"), None))[0]
-        report["merge"] = merge_arm(lm, home, repo_identity(repo).id, config)
+        report["merge"] = merge_arm(lm, home, repo_identity(repo).id, config, args.merge_max_steps)
         log({"merge": report["merge"]})
         report_path.write_text(json.dumps(report, indent=2, default=str))
     if "switch" in parts:
