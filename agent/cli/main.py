@@ -9,6 +9,8 @@ from agent.cli import (
     bench_run_cmd,
     bot_cmd,
     config_cmd,
+    learn_cmd,
+    memory_cmd,
     models_cmd,
     probes_cmd,
     run_cmd,
@@ -32,6 +34,8 @@ run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(probes_cmd.app, name="probes")
+app.add_typer(memory_cmd.app, name="memory")
+learn_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 bench_run_cmd.register(bench_cmd.app)
 setup_cmd.register(app)

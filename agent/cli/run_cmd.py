@@ -101,26 +101,30 @@ def run(
         runner = Runner(h, cfg)
         trajectory = runner.start(task, repo, handles)
         summary(out, trajectory, runner.store.run_dir(trajectory.run_id))
-        raise typer.Exit(0 if trajectory.resolved else 1)
-    from agent.explore import explore, verified
+    else:
+        from agent.explore import explore, verified
 
-    k = cfg.agent.best_of
+        k = cfg.agent.best_of
 
-    def run_sample(index: int, sample_cfg):
-        out.print(f"[bold]sample {index + 1} of up to {k}[/] (temperature "
-                  f"{sample_cfg.model.temperature}, seed {sample_cfg.model.seed})")  # fmt: skip
-        return Runner(h, sample_cfg).start(task, repo, handles)
+        def run_sample(index: int, sample_cfg):
+            out.print(f"[bold]sample {index + 1} of up to {k}[/] (temperature "
+                      f"{sample_cfg.model.temperature}, seed {sample_cfg.model.seed})")  # fmt: skip
+            return Runner(h, sample_cfg).start(task, repo, handles)
 
-    def on_sample(index: int, trajectory) -> None:
-        state = "tests pass" if verified(trajectory) else "not verified"
-        out.print(f"sample {index + 1}: {trajectory.run_id} — {state}")
+        def on_sample(index: int, trajectory) -> None:
+            state = "tests pass" if verified(trajectory) else "not verified"
+            out.print(f"sample {index + 1}: {trajectory.run_id} — {state}")
 
-    found = explore(k, cfg, run_sample, on_sample=on_sample)
-    trajectory = found.winner
-    assert trajectory is not None
-    out.print(f"best of {len(found.samples)}: {found.verified_count} verified; showing "
-              f"{trajectory.run_id}")  # fmt: skip
-    summary(out, trajectory, h.run_dir(trajectory.run_id))
+        found = explore(k, cfg, run_sample, on_sample=on_sample)
+        trajectory = found.winner
+        assert trajectory is not None
+        out.print(f"best of {len(found.samples)}: {found.verified_count} verified; showing "
+                  f"{trajectory.run_id}")  # fmt: skip
+        summary(out, trajectory, h.run_dir(trajectory.run_id))
+    if cfg.memory.auto_every > 0 and trajectory.eligible_for_learning:
+        from agent.cli.learn_cmd import auto_learn_after_run
+
+        auto_learn_after_run(repo, cfg, h, out)
     raise typer.Exit(0 if trajectory.resolved else 1)
 
 
