@@ -101,9 +101,12 @@ def ground_note(note: Note, grounder: Grounder) -> tuple[Note | None, str | None
     if result.missing:
         names = ", ".join(f"`{c.name}` ({c.kind})" for c in result.missing)
         return None, f"ungrounded: names {names} that the repository does not have"
+    # "X in Y" labels (the grounder's located checks) are not names; X and Y are checked
+    # on their own too. "(used in the repository)" is a word, not a definition.
     names = sorted(
-        {c.name for c in result.checks if c.exists and not (c.resolved_to or "").startswith("(")}
-    )
+        {c.name for c in result.checks
+         if c.exists and " in " not in c.name and not (c.resolved_to or "").startswith("(")}
+    )  # fmt: skip
     if not names and note.kind not in NAMELESS_OK:
         return None, "names nothing in the repository: too vague to teach anything"
     return note.model_copy(update={"names": names}), None
