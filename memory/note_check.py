@@ -90,9 +90,33 @@ def shape_problem(text: str) -> str | None:
     prose = _PROSE_WORD.findall(_CODE_SPAN.sub(" ", text))
     if len(prose) < MIN_PROSE_WORDS or _CODE_LINE.match(text):
         return "not a sentence: a bare name or a line of code is not a claim"
+    located = _SELF_LOCATED.match(text)
+    if located and located.group(1).lower() == located.group(2).lower():
+        return "tautology: a thing defined in itself"
     if _NEGATIVE.search(text):
         return "negative claim: the index can confirm what exists, not what does not"
     return None
+
+
+ECHO_NGRAM = 5
+
+
+def _ngrams(text: str, n: int = ECHO_NGRAM) -> set[tuple[str, ...]]:
+    words = normalise(text).split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def echo_problem(text: str, examples: Iterable[str]) -> str | None:
+    """A claim sharing five words in a row (code names included) with a worked example the
+    prompt showed was copied from it, not learned from the repository."""
+    mine = _ngrams(text)
+    for example in examples:
+        if mine & _ngrams(example):
+            return f"copied from the prompt's example: {example!r}"
+    return None
+
+
+_SELF_LOCATED = re.compile(r"^\W*([\w./]+)\W*\s+is\s+defined\s+in\s+\W*([\w./]+?)\W*$", re.I)
 
 
 def ground_note(note: Note, grounder: Grounder) -> tuple[Note | None, str | None]:
@@ -150,14 +174,17 @@ def check_claims(
     per_kind: int,
     source: str,
     source_run: str | None = None,
+    examples: Iterable[str] = (),
 ) -> tuple[list[Note], list[tuple[Note, str]]]:
-    """Shape, grounding, duplicates, then the per-kind cap, in the order claims came."""
+    """Shape, echoes of the prompt's example, grounding, duplicates, then the per-kind cap,
+    in the order the claims came."""
+    examples = list(examples)
     kept: list[Note] = []
     dropped: list[tuple[Note, str]] = []
     counts = dict.fromkeys(NOTE_KINDS, 0)
     for kind, text in claims:
         note = Note(text=text, kind=kind, source=source, source_run=source_run)  # type: ignore[arg-type]
-        why = shape_problem(text)
+        why = shape_problem(text) or echo_problem(text, examples)
         if why is None:
             grounded, why = ground_note(note, grounder)
             note = grounded or note

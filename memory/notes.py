@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tools.index import SymbolIndex
 
 RUN_PER_KIND = 3  # a run teaches a few things; more is usually the same thing reworded
-MODULE_PER_KIND = 6
+MODULE_PER_KIND = 8
 MAX_NEW_TOKENS = 360
 DIFF_CHARS = 1800
 STEP_CHARS = 160
@@ -76,10 +76,14 @@ def repo_display_name(repo_root: Path) -> str:
     return repo_root.resolve().name
 
 
-def _ask(lm: LLMBackend, system: str, user: str, seed: int) -> str:
-    messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
+def _generate(lm: LLMBackend, messages: list[ChatMessage], seed: int) -> str:
     options = GenerationOptions(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed)
     return lm.generate(messages, options=options).text
+
+
+def _ask(lm: LLMBackend, system: str, user: str, seed: int) -> str:
+    messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
+    return _generate(lm, messages, seed)
 
 
 def _grounder(index: SymbolIndex):
@@ -89,15 +93,15 @@ def _grounder(index: SymbolIndex):
 
 
 def _read(result: NotesResult, reply: str, grounder, deduper: Deduper, *, per_kind: int,
-          source: str, source_run: str | None = None) -> None:  # fmt: skip
+          source: str, source_run: str | None = None, examples: str = "") -> None:  # fmt: skip
     result.replies += 1
     claims, bad = parse_notes(reply)
     if not claims:
         result.malformed += 1
         return
     result.bad_lines += bad
-    kept, dropped = check_claims(claims, grounder, deduper, per_kind=per_kind,
-                                 source=source, source_run=source_run)  # fmt: skip
+    kept, dropped = check_claims(claims, grounder, deduper, per_kind=per_kind, source=source,
+                                 source_run=source_run, examples=examples.splitlines())  # fmt: skip
     result.kept.extend(kept)
     result.dropped.extend(dropped)
 
@@ -110,9 +114,35 @@ def module_prompt(repo_name: str, module_outline: str) -> str:
         f"Outline of one module of `{repo_name}`:\n\n{module_outline}\n\n"
         "Write up to 8 notes about this module: which file defines each main class and "
         "function, what the main functions take and return, what calls what, and which "
-        f"tests cover it.\n{_KIND_HELP}\n{NOTE_FORMAT}\n"
-        "Example line: [location] `Widget` is defined in `src/shop/widget.py`."
+        f"tests cover it.\n{_KIND_HELP}\n{NOTE_FORMAT}"
     )
+
+
+# One worked example, as an earlier turn of the conversation: asked cold, the 0.5B model
+# writes one generic line or copies the format's placeholder; shown a module and its
+# notes, it writes notes about the module in front of it. The example is a made-up
+# repository, so nothing of it can pass grounding in a real one.
+_EXAMPLE_OUTLINE = """file: src/shop/basket.py  (module `shop.basket`)
+  docstring: Shopping baskets and their totals.
+  class Basket  # Items a customer is about to buy.
+    def add(self, item: Item, quantity: int = 1) -> None  # Put *quantity* of *item* in.
+    def total(self) -> Decimal  # Sum of the prices of everything in the basket.
+  def empty_basket(owner: str) -> Basket  # A new basket with nothing in it.
+  tested in: tests/test_basket.py"""
+_EXAMPLE_NOTES = """[location] `Basket` is defined in `src/shop/basket.py` (module `shop.basket`).
+[api] `Basket.add` takes `item` and `quantity` (default 1) and returns nothing.
+[api] `Basket.total` returns a `Decimal`: the sum of the prices in the basket.
+[location] `empty_basket` is defined in `src/shop/basket.py`; it takes `owner` and returns a new `Basket`.
+[testing] `tests/test_basket.py` tests `src/shop/basket.py`."""
+
+
+def module_messages(repo_name: str, module_outline: str) -> list[ChatMessage]:
+    return [
+        ChatMessage(role="system", content=_system(repo_name)),
+        ChatMessage(role="user", content=module_prompt("shop", _EXAMPLE_OUTLINE)),
+        ChatMessage(role="assistant", content=_EXAMPLE_NOTES),
+        ChatMessage(role="user", content=module_prompt(repo_name, module_outline)),
+    ]
 
 
 def notes_from_repo(
@@ -134,8 +164,9 @@ def notes_from_repo(
     paths = source_modules(index)[:max_files] if max_files else source_modules(index)
     for position, path in enumerate(paths):
         text = outline(index, path, tests.get(path)).text
-        reply = _ask(lm, _system(name), module_prompt(name, text), seed + position)
-        _read(result, reply, grounder, deduper, per_kind=MODULE_PER_KIND, source="repo")
+        reply = _generate(lm, module_messages(name, text), seed + position)
+        _read(result, reply, grounder, deduper, per_kind=MODULE_PER_KIND, source="repo",
+              examples=_EXAMPLE_NOTES)  # fmt: skip
         if progress is not None:
             progress(position + 1, len(paths), path)
     result.seconds = time.perf_counter() - started
@@ -169,19 +200,57 @@ def condense_steps(trajectory: Trajectory, limit: int = 14) -> str:
     return "\n".join(lines)
 
 
+def run_prompt_text(run: str) -> str:
+    return (
+        f"{run}\n\nWrite up to 6 notes about the repository that would help with the next "
+        "task: where things live, how tests are run, conventions, and pitfalls this run "
+        f"hit.\n{_KIND_HELP}\n{NOTE_FORMAT}"
+    )
+
+
 def run_prompt(trajectory: Trajectory) -> str:
     diff = trajectory.final_diff
     if len(diff) > DIFF_CHARS:
         diff = diff[:DIFF_CHARS] + "\n… (diff cut)"
-    tests = trajectory.verification.command if trajectory.verification else "(not recorded)"
-    return (
+    # A verification command can list dozens of test ids; the start says how tests run.
+    tests = _clip(trajectory.verification.command, 240) if trajectory.verification else "?"
+    return run_prompt_text(
         f"Task that was solved:\n{_clip(trajectory.task.problem_statement, 700)}\n\n"
         f"Steps taken:\n{condense_steps(trajectory)}\n\n"
-        f"Final diff:\n```diff\n{diff}\n```\n\nTests that verified it: `{tests}`\n\n"
-        "Write up to 6 notes about the repository that would help with the next task: where "
-        "things live, how tests are run, conventions, and pitfalls this run hit.\n"
-        f"{_KIND_HELP}\n{NOTE_FORMAT}"
+        f"Final diff:\n```diff\n{diff}\n```\n\nTests that verified it: `{tests}`"
     )
+
+
+_EXAMPLE_RUN = """Task that was solved:
+`Basket.total` ignores the quantity of each item.
+
+Steps taken:
+1. search(pattern=def total) → src/shop/basket.py:18: def total(self) -> Decimal:
+2. view(path=src/shop/basket.py) → class Basket:
+3. edit(path=src/shop/basket.py) → edited src/shop/basket.py
+4. run_tests(tests=tests/test_basket.py) → 6 passed
+
+Final diff:
+```diff
+-        return sum(item.price for item in self.items)
++        return sum(item.price * item.quantity for item in self.items)
+```
+
+Tests that verified it: `pytest -q tests/test_basket.py`"""
+_EXAMPLE_RUN_NOTES = """[location] `Basket.total` is defined in `src/shop/basket.py`.
+[testing] Run `pytest -q tests/test_basket.py` to test `src/shop/basket.py`.
+[pitfall] `Basket.total` must multiply each price by the item's quantity."""
+
+
+def run_messages(repo_name: str, trajectory: Trajectory) -> list[ChatMessage]:
+    """The run prompt after one worked example (a made-up repository; see module_messages)."""
+    example = run_prompt_text(_EXAMPLE_RUN)
+    return [
+        ChatMessage(role="system", content=_system(repo_name)),
+        ChatMessage(role="user", content=example),
+        ChatMessage(role="assistant", content=_EXAMPLE_RUN_NOTES),
+        ChatMessage(role="user", content=run_prompt(trajectory)),
+    ]
 
 
 def notes_from_run(
@@ -190,9 +259,9 @@ def notes_from_run(
     """Notes after one run. The caller decides which runs teach (verified ones)."""
     started = time.perf_counter()
     result = NotesResult()
-    reply = _ask(lm, _system(repo_display_name(repo_root)), run_prompt(trajectory), seed)
+    reply = _generate(lm, run_messages(repo_display_name(repo_root), trajectory), seed)
     _read(result, reply, _grounder(index), Deduper(), per_kind=RUN_PER_KIND, source="agent",
-          source_run=trajectory.run_id)  # fmt: skip
+          source_run=trajectory.run_id, examples=_EXAMPLE_RUN_NOTES)  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
 

@@ -125,3 +125,20 @@ def test_deduper_seeded_with_earlier_notes(grounder):
                    names=["Money", "src/ledger/money.py"])  # fmt: skip
     kept, dropped = _check([("location", earlier.text)], grounder, deduper=Deduper([earlier]))
     assert kept == [] and dropped[0][1].startswith("duplicate")
+
+
+def test_tautology_is_not_a_claim():
+    assert shape_problem("`src/ledger/config.py` is defined in `src/ledger/config.py`.").startswith(
+        "tautology"
+    )
+
+
+def test_claims_copied_from_the_prompts_example_are_dropped(grounder):
+    example = "[pitfall] `Basket.total` must multiply each price by the item's quantity."
+    kept, dropped = check_claims(
+        [("pitfall", "`days_between` must multiply each price by the item's quantity."),
+         ("api", "`days_between` takes `start` and `end` and returns a new number of days.")],
+        grounder, Deduper(), per_kind=4, source="repo", examples=[example],
+    )  # fmt: skip
+    assert [n.kind for n in kept] == ["api"]
+    assert dropped[0][1].startswith("copied from the prompt's example")
