@@ -161,3 +161,12 @@ def test_notes_for_prompt_fits_budget_and_mixes_kinds(tmp_path):
     assert text is not None and len(text) <= 300
     assert "Run `pytest -q` from the root." in text  # the testing note is not crowded out
     assert render_notes([]) is None
+
+
+def test_the_bench_seam_reads_the_store(tmp_path):
+    from bench.memory_ops import EngramMemory
+
+    home = Home(tmp_path)
+    assert EngramMemory().notes(home, "repo-1") is None
+    NotesStore(home).add("repo-1", [_note("`Money` is defined in `src/ledger/money.py`.")])
+    assert "`Money` is defined in `src/ledger/money.py`." in EngramMemory().notes(home, "repo-1")
