@@ -189,6 +189,11 @@ def learn(
             say(f"{len(runs)} new verified run(s) of {identity.name} ({repo_id})")
             candidates, dropped_variants = _collect(lm, runs, repo, home, config, rest_em, notes,
                                                     edits_store, say, trainer)  # fmt: skip
+            candidates, leaked = _without_eval_questions(candidates, repo, home, repo_id)
+            if leaked:
+                say(f"{len(leaked)} self-edit(s) dropped: they contain the text of a held-out "
+                    "repo question")  # fmt: skip
+            dropped_variants += leaked
             chosen = select(candidates, edits_store.entries(repo_id))
             task_ids = {c.edit.id: c.task_id for c in candidates if c.task_id}
             new = edits_store.add(repo_id, [(s.edit, s.status, s.reason) for s in chosen]
@@ -206,6 +211,25 @@ def learn(
         return _consolidate(lm, repo, home, config, store, edits_store, repo_id, base_hash,
                             new_train, method, loss, bootstrap, evaluators, trainer,
                             {"humaneval_n": humaneval_n, **(evaluation or {})}, say)  # fmt: skip
+
+
+def _without_eval_questions(candidates: list[Candidate], repo: Path, home: Home, repo_id: str
+                            ) -> tuple[list[Candidate], list[tuple[SelfEdit, str, str]]]:  # fmt: skip
+    """Keep the repo evaluation's questions out of training: a self-edit containing one
+    (normalised text) is stored as dropped with the question ids, never trained on."""
+    from memory.repo_eval import held_out_questions, leaked_questions
+
+    questions = held_out_questions(repo, home, repo_id)
+    kept: list[Candidate] = []
+    dropped: list[tuple[SelfEdit, str, str]] = []
+    for candidate in candidates:
+        leaks = leaked_questions(candidate.edit, questions)
+        if leaks:
+            why = f"contains held-out repo question(s) {', '.join(leaks)}"
+            dropped.append((candidate.edit, "dropped", why))
+        else:
+            kept.append(candidate)
+    return kept, dropped
 
 
 def _collect(lm, runs, repo, home, config, rest_em, notes, edits_store, say,

@@ -92,3 +92,30 @@ def test_rest_em_needs_the_notes_module(tmp_path, monkeypatch):
     with pytest.raises(LearnError, match=r"memory\.notes"):
         learn(s.repo, s.home, s.config, lm=tiny_lm(), rest_em=2, trainer=TRAINER,
               evaluators=FakeEvaluators())  # fmt: skip
+
+
+def test_self_edits_holding_a_repo_question_are_never_trained_on(tmp_path, fake_notes,
+                                                                  monkeypatch):  # fmt: skip
+    from memory.repo_eval import held_out_questions
+
+    s = make_setup(tmp_path)
+    questions = held_out_questions(s.repo, s.home, s.repo_id)
+    assert questions, "the ledger checkout must give evaluation questions"
+    asked = questions[0]
+    module = sys.modules["memory.notes"]
+
+    def leaky_qa(lm, notes, *, seed=0):  # a model that happens to write an eval question
+        return [(asked.question.upper(), asked.answer)] + [(f"Where? ({n})", n) for n in notes]
+
+    monkeypatch.setattr(module, "qa_from_notes", leaky_qa)
+    messages: list[str] = []
+    result = learn(s.repo, s.home, s.config, lm=tiny_lm(), trainer=TRAINER,
+                   evaluators=FakeEvaluators(), progress=messages.append)  # fmt: skip
+    store = SelfEditStore(s.home)
+    dropped = [e for e in store.list(s.repo_id, "dropped")]
+    leaked = [e for e in dropped if asked.answer in e.messages[-1].content
+              and asked.question.upper() in e.messages[0].content]  # fmt: skip
+    assert leaked and all(e.id not in result.self_edit_hashes for e in leaked)
+    reasons = [r.reason for r in store.entries(s.repo_id) if r.id in {e.id for e in leaked}]
+    assert all(asked.id in (reason or "") for reason in reasons)
+    assert any("held-out repo question" in m for m in messages)
