@@ -159,16 +159,19 @@ def learn(
     humaneval_n: int = 8,
     evaluation: dict[str, Any] | None = None,
     lock_timeout: float | None = None,
+    repo_id: str | None = None,
 ) -> AdapterVersion | None:
     """Consolidate the repo's new verified runs (module doc). `trainer` overrides
     TrainerConfig fields that are ours (max_steps, max_seq_len, …); `evaluators` replaces
     the model-backed evaluation (tests), `evaluation` tunes it (ModelEvaluators keywords:
-    heldout_windows, qa); `lock_timeout` 0 fails at once when busy."""
+    heldout_windows, qa); `lock_timeout` 0 fails at once when busy. `repo_id` names the
+    repository when `repo` is a copy of it with another identity (a run's workspace has
+    no remote); by default it is `repo`'s own."""
     from sandboxes.repo import repo_identity
 
     say = progress or (lambda _m: None)
     identity = repo_identity(repo)
-    repo_id = identity.id
+    repo_id = repo_id or identity.id
     method = method or config.memory.method
     store = FileAdapterStore(home.adapters)
     home.ensure(home.adapters, home.repos)
