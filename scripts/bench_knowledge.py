@@ -121,6 +121,26 @@ def write_self_edits(args, spec: str, home, config) -> dict:
     return info
 
 
+def reuse_self_edits(info: dict) -> dict:
+    """Self-edits rebuilt from an earlier run's kept notes and QA pairs (no generation):
+    for trying another way of turning the same notes into training text."""
+    from memory.note import Note
+    from memory.qa import note_self_edits
+    from memory.repo_eval import exclude_held_out
+    from memory.repo_questions import RepoQuestion
+
+    questions = [RepoQuestion.model_validate(q) for q in info["questions"]]
+    notes = [Note.model_validate(n) for n in info["kept_notes"]]
+    edits = note_self_edits(info["repo_id"], notes, [tuple(p) for p in info["qa"]])
+    edits, leaked = exclude_held_out(edits, questions)
+    info.update(self_edits=len(edits), leaked_dropped=len(leaked), _edits=edits,
+                seconds_per_self_edit=(info["notes_seconds"] + info["qa_seconds"]) / len(edits),
+                reused_arms={k: v for k, v in info["arms"].items() if k in ("base", "notes")})  # fmt: skip
+    log(f"{info['spec']}: reusing {len(notes)} notes and {len(info['qa'])} QA pairs: "
+        f"{len(edits)} self-edits ({len(leaked)} dropped as leaks)")  # fmt: skip
+    return info
+
+
 def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
     """Steps 4–5."""
     from agent.types import AdapterVersion
@@ -144,8 +164,12 @@ def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
         log(f"  {name:16s} {result.correct}/{result.questions}  ({result.seconds:.0f} s) "
             f"{result.details['by_kind']}")  # fmt: skip
 
-    arm("base", None, False)
-    arm("notes", None, True)
+    for name, with_notes in (("base", False), ("notes", True)):
+        if name in info.get("reused_arms", {}):  # no adapter: the same answers as before
+            arms[name] = info["reused_arms"][name]
+            log(f"  {name:16s} {arms[name]['correct']}/{arms[name]['questions']} (earlier run)")
+        else:
+            arm(name, None, with_notes)
     trainer = TrainerConfig(learning_rate=args.lr, epochs=args.epochs, loss="eaft",
                             max_seq_len=512, seed=args.seed)  # fmt: skip
     out = home.root / "knowledge-train" / repo_id
@@ -190,6 +214,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=None, help="runs folder (default ENGRAM_HOME/runs)")
     parser.add_argument("--out", default=None, help="write all figures as JSON here")
+    parser.add_argument("--reuse", default=None,
+                        help="an earlier --out file: take its notes, QA and no-adapter arms")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -203,7 +229,12 @@ def main() -> int:
     config = load_config().config
     if config.model.threads > 0:
         torch.set_num_threads(config.model.threads)
-    infos = [write_self_edits(args, spec, home, config) for spec in args.repos.split(",")]
+    specs = args.repos.split(",")
+    if args.reuse:
+        earlier = {r["spec"]: r for r in json.loads(Path(args.reuse).read_text())}
+        infos = [reuse_self_edits(earlier[spec]) for spec in specs]
+    else:
+        infos = [write_self_edits(args, spec, home, config) for spec in specs]
     lm = PeftLM.load(config.model.name, dtype=config.model.dtype, device=config.model.device)
     results = [train_and_evaluate(args, info, home, config, lm) for info in infos]
 
