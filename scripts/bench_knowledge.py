@@ -196,7 +196,8 @@ def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
     )  # fmt: skip
     version = FileAdapterStore(home.adapters).propose(repo_id, out, manifest).version
     arm("adapter", version, False)
-    arm("adapter+notes", version, True)
+    if not args.no_adapter_notes:
+        arm("adapter+notes", version, True)
     info.update(arms=arms, train={"steps": stats.steps, "seconds": stats.seconds,
                                   "first_ce": stats.ce_losses[0], "last_ce": stats.ce_losses[-1],
                                   "target_tokens": stats.target_tokens},
@@ -214,6 +215,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=None, help="runs folder (default ENGRAM_HOME/runs)")
     parser.add_argument("--out", default=None, help="write all figures as JSON here")
+    parser.add_argument("--no-adapter-notes", action="store_true",
+                        help="skip the adapter + notes arm (a quicker look at the adapter)")  # fmt: skip
     parser.add_argument("--reuse", default=None,
                         help="an earlier --out file: take its notes, QA and no-adapter arms")  # fmt: skip
     args = parser.parse_args()
@@ -242,7 +245,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for r in results:
         n = len(r["questions"])
-        cells = [wilson_text(r["arms"][a]["correct"], n)
+        cells = [wilson_text(r["arms"][a]["correct"], n) if a in r["arms"] else "–"
                  for a in ("base", "notes", "adapter", "adapter+notes")]  # fmt: skip
         print(f"| {r['spec']} | {n} | " + " | ".join(cells) + " |")
     print("\n| repo | notes kept / dropped | QA pairs | self-edits | s per self-edit | train |")
