@@ -205,6 +205,55 @@ def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
     return info
 
 
+def rescore(results: list[dict]) -> list[dict]:
+    """Score the stored answers again with the current scorer (no model needed)."""
+    from memory.answer_scoring import score_answer
+    from memory.repo_questions import RepoQuestion
+
+    for r in results:
+        questions = {q["id"]: RepoQuestion.model_validate(q) for q in r["questions"]}
+        for arm in r["arms"].values():
+            rows = arm["details"]["answers"]
+            for row in rows:
+                row["score"] = score_answer(questions[row["id"]], row["answer"])
+            arm["correct"] = sum(1 for row in rows if row["score"] >= 1.0)
+            arm["mean_score"] = sum(row["score"] for row in rows) / len(rows)
+            by_kind: dict[str, dict[str, int]] = {}
+            for row in rows:
+                cell = by_kind.setdefault(row["kind"], {"correct": 0, "questions": 0})
+                cell["questions"] += 1
+                cell["correct"] += row["score"] >= 1.0
+            arm["details"]["by_kind"] = by_kind
+    return results
+
+
+def print_tables(results: list[dict]) -> None:
+    print("\n| repo | questions | base | notes in context | adapter | adapter + notes |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        n = len(r["questions"])
+        cells = [wilson_text(r["arms"][a]["correct"], n) if a in r["arms"] else "–"
+                 for a in ("base", "notes", "adapter", "adapter+notes")]  # fmt: skip
+        print(f"| {r['spec']} | {n} | " + " | ".join(cells) + " |")
+    kinds = sorted(
+        {k for r in results for a in r["arms"].values() for k in a["details"]["by_kind"]}
+    )
+    print("\n| repo | arm | " + " | ".join(kinds) + " |")
+    print("|---|---|" + "---|" * len(kinds))
+    for r in results:
+        for name, arm in r["arms"].items():
+            by = arm["details"]["by_kind"]
+            cells = [f"{by[k]['correct']}/{by[k]['questions']}" if k in by else "–" for k in kinds]
+            print(f"| {r['spec']} | {name} | " + " | ".join(cells) + " |")
+    print("\n| repo | notes kept / dropped | QA pairs | self-edits | s per self-edit | train |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        t = r["train"]
+        print(f"| {r['spec']} | {r['notes_kept']} / {r['notes_dropped']} | {r['qa_pairs']} | "
+              f"{r['self_edits']} | {r['seconds_per_self_edit']:.1f} | {t['steps']} steps, "
+              f"{t['seconds']:.0f} s, CE {t['first_ce']:.2f} → {t['last_ce']:.2f} |")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", default="example:ledger,pypi:toolz==1.1.0")
@@ -219,7 +268,12 @@ def main() -> int:
                         help="skip the adapter + notes arm (a quicker look at the adapter)")  # fmt: skip
     parser.add_argument("--reuse", default=None,
                         help="an earlier --out file: take its notes, QA and no-adapter arms")  # fmt: skip
+    parser.add_argument("--rescore", default=None,
+                        help="an earlier --out file: score its stored answers again and print")  # fmt: skip
     args = parser.parse_args()
+    if args.rescore:
+        print_tables(rescore(json.loads(Path(args.rescore).read_text())))
+        return 0
 
     import torch
 
@@ -241,20 +295,7 @@ def main() -> int:
     lm = PeftLM.load(config.model.name, dtype=config.model.dtype, device=config.model.device)
     results = [train_and_evaluate(args, info, home, config, lm) for info in infos]
 
-    print("\n| repo | questions | base | notes in context | adapter | adapter + notes |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        n = len(r["questions"])
-        cells = [wilson_text(r["arms"][a]["correct"], n) if a in r["arms"] else "–"
-                 for a in ("base", "notes", "adapter", "adapter+notes")]  # fmt: skip
-        print(f"| {r['spec']} | {n} | " + " | ".join(cells) + " |")
-    print("\n| repo | notes kept / dropped | QA pairs | self-edits | s per self-edit | train |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        t = r["train"]
-        print(f"| {r['spec']} | {r['notes_kept']} / {r['notes_dropped']} | {r['qa_pairs']} | "
-              f"{r['self_edits']} | {r['seconds_per_self_edit']:.1f} | {t['steps']} steps, "
-              f"{t['seconds']:.0f} s, CE {t['first_ce']:.2f} → {t['last_ce']:.2f} |")  # fmt: skip
+    print_tables(results)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str) + "\n")
         log(f"figures written to {args.out}")
