@@ -10,8 +10,11 @@ What counts (first 300 characters of the answer; backticks, quotes and a trailin
   wrong (no credit for hedging). With no path-like token, it is wrong.
 - `method_of`, `base_class` (a name): one of the accepted forms appears as a whole token
   (`Money` or `Money.parse`; `Money` inside `MoneyBag` does not count).
-- `parameters`: score = the share of the parameter names that appear as whole tokens;
-  correct only when all do (order is not checked).
+- `parameters`: the answer's first line is read as a list (split at commas, semicolons
+  and "and"; inside the parentheses when it is written as a call `f(a, b)`); each item
+  gives its first name (`*args` → `args`, `x: int = 1` → `x`). Score = F1 between those
+  names and the parameters; correct only when the two sets are equal — listing extra
+  names is as wrong as leaving one out (order is not checked).
 - `returns`: the annotation appears in the answer with spaces removed (`dict[str, int]`
   = `dict[str,int]`), as a whole token where it is a plain name.
 """
@@ -45,6 +48,24 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+_ITEM_SPLIT = re.compile(r",|;|\band\b|\bor\b")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def listed_names(answer: str) -> list[str]:
+    """The names a list-shaped answer gives, in order (see `parameters` above)."""
+    line = next((ln for ln in answer[:MAX_ANSWER_CHARS].splitlines() if ln.strip()), "")
+    call = re.search(r"\w\s*\(([^()]*)\)", line)
+    if call:
+        line = call.group(1)
+    out = []
+    for item in _ITEM_SPLIT.split(line.replace("`", " ").replace("*", " ")):
+        match = _NAME.search(item.split("=")[0].split(":")[0])
+        if match:
+            out.append(match.group(0))
+    return out
+
+
 def score_answer(question: RepoQuestion, answer: str) -> float:
     """1.0 right, 0.0 wrong; `parameters` may score in between (see the module docstring)."""
     text = _clean(answer)
@@ -54,9 +75,12 @@ def score_answer(question: RepoQuestion, answer: str) -> float:
         paths = [t for t in tokens if _PATHLIKE.search(t)]
         return 1.0 if paths and paths[0] in accept else 0.0
     if question.kind == "parameters":
-        names = question.accept[1:] or question.answer.split(", ")
-        present = set(tokens) | {t for tok in tokens for t in tok.split(".")}
-        return sum(1 for name in names if name in present) / len(names)
+        names = set(question.accept[1:] or question.answer.split(", "))
+        said = set(listed_names(answer))
+        if not said:
+            return 0.0
+        hits = len(names & said)
+        return 2 * hits / (len(names) + len(said))
     if question.kind == "returns":
         want = re.sub(r"\s+", "", question.answer)
         if re.fullmatch(r"[\w.]+", want):

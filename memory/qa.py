@@ -178,14 +178,25 @@ def qa_from_notes(lm: LLMBackend, notes: list[Note], *, seed: int = 0) -> list[t
     return pairs
 
 
+def _is_path(name: str) -> bool:
+    return "/" in name or name.endswith(".py")
+
+
 def _topic(note: Note) -> str | None:
-    paths = [n for n in note.names if "/" in n or n.endswith(".py")]
-    return (paths or note.names or [None])[0]
+    """What a note is about: the code name it mentions first, else its first path. A
+    symbol, not its file, is the cue a question about the repository gives."""
+
+    def first(names: list[str]) -> str | None:
+        # Earliest first; at one position the longest (`Money.parse`, not `Money`).
+        placed = [(note.text.find(n), -len(n), n) for n in names if n in note.text]
+        return min(placed)[2] if placed else (names[0] if names else None)
+
+    return first([n for n in note.names if not _is_path(n)]) or first(note.names)
 
 
 def _grounding(names: list[str]) -> GroundingResult:
     return GroundingResult(checks=[
-        NameCheck(name=n, kind="path" if "/" in n or n.endswith(".py") else "symbol", exists=True)
+        NameCheck(name=n, kind="path" if _is_path(n) else "symbol", exists=True)
         for n in names
     ])  # fmt: skip
 
@@ -204,8 +215,8 @@ def _edit(repo_id: str, kind: SelfEditKind, user: str, assistant: str,
 
 
 def note_self_edits(repo_id: str, notes: list[Note], qa: list[tuple[str, str]]) -> list[SelfEdit]:
-    """REPO_NOTE edits (the notes on one topic — a file, else the first name — as one answer
-    to "what should I know about it") and one QA edit per pair."""
+    """REPO_NOTE edits (the notes on one topic — the code name a note mentions first, else
+    its path — as one answer to "what should I know about it") and one QA edit per pair."""
     topics: dict[str, list[Note]] = {}
     for note in notes:
         topics.setdefault(_topic(note) or f"({note.kind})", []).append(note)

@@ -121,6 +121,26 @@ def write_self_edits(args, spec: str, home, config) -> dict:
     return info
 
 
+def reuse_self_edits(info: dict) -> dict:
+    """Self-edits rebuilt from an earlier run's kept notes and QA pairs (no generation):
+    for trying another way of turning the same notes into training text."""
+    from memory.note import Note
+    from memory.qa import note_self_edits
+    from memory.repo_eval import exclude_held_out
+    from memory.repo_questions import RepoQuestion
+
+    questions = [RepoQuestion.model_validate(q) for q in info["questions"]]
+    notes = [Note.model_validate(n) for n in info["kept_notes"]]
+    edits = note_self_edits(info["repo_id"], notes, [tuple(p) for p in info["qa"]])
+    edits, leaked = exclude_held_out(edits, questions)
+    info.update(self_edits=len(edits), leaked_dropped=len(leaked), _edits=edits,
+                seconds_per_self_edit=(info["notes_seconds"] + info["qa_seconds"]) / len(edits),
+                reused_arms={k: v for k, v in info["arms"].items() if k in ("base", "notes")})  # fmt: skip
+    log(f"{info['spec']}: reusing {len(notes)} notes and {len(info['qa'])} QA pairs: "
+        f"{len(edits)} self-edits ({len(leaked)} dropped as leaks)")  # fmt: skip
+    return info
+
+
 def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
     """Steps 4–5."""
     from agent.types import AdapterVersion
@@ -144,8 +164,12 @@ def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
         log(f"  {name:16s} {result.correct}/{result.questions}  ({result.seconds:.0f} s) "
             f"{result.details['by_kind']}")  # fmt: skip
 
-    arm("base", None, False)
-    arm("notes", None, True)
+    for name, with_notes in (("base", False), ("notes", True)):
+        if name in info.get("reused_arms", {}):  # no adapter: the same answers as before
+            arms[name] = info["reused_arms"][name]
+            log(f"  {name:16s} {arms[name]['correct']}/{arms[name]['questions']} (earlier run)")
+        else:
+            arm(name, None, with_notes)
     trainer = TrainerConfig(learning_rate=args.lr, epochs=args.epochs, loss="eaft",
                             max_seq_len=512, seed=args.seed)  # fmt: skip
     out = home.root / "knowledge-train" / repo_id
@@ -172,12 +196,62 @@ def train_and_evaluate(args, info: dict, home, config, lm) -> dict:
     )  # fmt: skip
     version = FileAdapterStore(home.adapters).propose(repo_id, out, manifest).version
     arm("adapter", version, False)
-    arm("adapter+notes", version, True)
+    if not args.no_adapter_notes:
+        arm("adapter+notes", version, True)
     info.update(arms=arms, train={"steps": stats.steps, "seconds": stats.seconds,
                                   "first_ce": stats.ce_losses[0], "last_ce": stats.ce_losses[-1],
                                   "target_tokens": stats.target_tokens},
                 notes_chars=len(notes or ""))  # fmt: skip
     return info
+
+
+def rescore(results: list[dict]) -> list[dict]:
+    """Score the stored answers again with the current scorer (no model needed)."""
+    from memory.answer_scoring import score_answer
+    from memory.repo_questions import RepoQuestion
+
+    for r in results:
+        questions = {q["id"]: RepoQuestion.model_validate(q) for q in r["questions"]}
+        for arm in r["arms"].values():
+            rows = arm["details"]["answers"]
+            for row in rows:
+                row["score"] = score_answer(questions[row["id"]], row["answer"])
+            arm["correct"] = sum(1 for row in rows if row["score"] >= 1.0)
+            arm["mean_score"] = sum(row["score"] for row in rows) / len(rows)
+            by_kind: dict[str, dict[str, int]] = {}
+            for row in rows:
+                cell = by_kind.setdefault(row["kind"], {"correct": 0, "questions": 0})
+                cell["questions"] += 1
+                cell["correct"] += row["score"] >= 1.0
+            arm["details"]["by_kind"] = by_kind
+    return results
+
+
+def print_tables(results: list[dict]) -> None:
+    print("\n| repo | questions | base | notes in context | adapter | adapter + notes |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        n = len(r["questions"])
+        cells = [wilson_text(r["arms"][a]["correct"], n) if a in r["arms"] else "–"
+                 for a in ("base", "notes", "adapter", "adapter+notes")]  # fmt: skip
+        print(f"| {r['spec']} | {n} | " + " | ".join(cells) + " |")
+    kinds = sorted(
+        {k for r in results for a in r["arms"].values() for k in a["details"]["by_kind"]}
+    )
+    print("\n| repo | arm | " + " | ".join(kinds) + " |")
+    print("|---|---|" + "---|" * len(kinds))
+    for r in results:
+        for name, arm in r["arms"].items():
+            by = arm["details"]["by_kind"]
+            cells = [f"{by[k]['correct']}/{by[k]['questions']}" if k in by else "–" for k in kinds]
+            print(f"| {r['spec']} | {name} | " + " | ".join(cells) + " |")
+    print("\n| repo | notes kept / dropped | QA pairs | self-edits | s per self-edit | train |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        t = r["train"]
+        print(f"| {r['spec']} | {r['notes_kept']} / {r['notes_dropped']} | {r['qa_pairs']} | "
+              f"{r['self_edits']} | {r['seconds_per_self_edit']:.1f} | {t['steps']} steps, "
+              f"{t['seconds']:.0f} s, CE {t['first_ce']:.2f} → {t['last_ce']:.2f} |")  # fmt: skip
 
 
 def main() -> int:
@@ -190,7 +264,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=None, help="runs folder (default ENGRAM_HOME/runs)")
     parser.add_argument("--out", default=None, help="write all figures as JSON here")
+    parser.add_argument("--no-adapter-notes", action="store_true",
+                        help="skip the adapter + notes arm (a quicker look at the adapter)")  # fmt: skip
+    parser.add_argument("--reuse", default=None,
+                        help="an earlier --out file: take its notes, QA and no-adapter arms")  # fmt: skip
+    parser.add_argument("--rescore", default=None,
+                        help="an earlier --out file: score its stored answers again and print")  # fmt: skip
     args = parser.parse_args()
+    if args.rescore:
+        print_tables(rescore(json.loads(Path(args.rescore).read_text())))
+        return 0
 
     import torch
 
@@ -203,24 +286,16 @@ def main() -> int:
     config = load_config().config
     if config.model.threads > 0:
         torch.set_num_threads(config.model.threads)
-    infos = [write_self_edits(args, spec, home, config) for spec in args.repos.split(",")]
+    specs = args.repos.split(",")
+    if args.reuse:
+        earlier = {r["spec"]: r for r in json.loads(Path(args.reuse).read_text())}
+        infos = [reuse_self_edits(earlier[spec]) for spec in specs]
+    else:
+        infos = [write_self_edits(args, spec, home, config) for spec in specs]
     lm = PeftLM.load(config.model.name, dtype=config.model.dtype, device=config.model.device)
     results = [train_and_evaluate(args, info, home, config, lm) for info in infos]
 
-    print("\n| repo | questions | base | notes in context | adapter | adapter + notes |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        n = len(r["questions"])
-        cells = [wilson_text(r["arms"][a]["correct"], n)
-                 for a in ("base", "notes", "adapter", "adapter+notes")]  # fmt: skip
-        print(f"| {r['spec']} | {n} | " + " | ".join(cells) + " |")
-    print("\n| repo | notes kept / dropped | QA pairs | self-edits | s per self-edit | train |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        t = r["train"]
-        print(f"| {r['spec']} | {r['notes_kept']} / {r['notes_dropped']} | {r['qa_pairs']} | "
-              f"{r['self_edits']} | {r['seconds_per_self_edit']:.1f} | {t['steps']} steps, "
-              f"{t['seconds']:.0f} s, CE {t['first_ce']:.2f} → {t['last_ce']:.2f} |")  # fmt: skip
+    print_tables(results)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str) + "\n")
         log(f"figures written to {args.out}")

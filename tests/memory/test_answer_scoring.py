@@ -48,9 +48,19 @@ def test_parameters_partial_credit():
                      answer="text, default_currency", accept=["text, default_currency", "text",
                                                                  "default_currency"])  # fmt: skip
     assert score_answer(q, "`text` and `default_currency`") == 1.0
-    assert score_answer(q, "text") == 0.5
+    assert is_correct(q, "default_currency, text")  # order is not checked
+    assert is_correct(q, "f(text: str, default_currency=None)")
+    assert score_answer(q, "text") == pytest.approx(2 / 3)
     assert not is_correct(q, "text")
     assert score_answer(q, "self, value") == 0.0
+
+
+def test_listing_extra_names_is_wrong():
+    q = RepoQuestion(id="7", kind="parameters", question="?", answer="fullname, path",
+                     accept=["fullname, path", "fullname", "path"])  # fmt: skip
+    assert not is_correct(q, "`fullname`, `path`, `module`, `coder`")
+    assert score_answer(q, "`fullname`, `path`, `module`, `coder`") == pytest.approx(2 / 3)
+    assert is_correct(q, "*fullname*, **path**")
 
 
 def test_single_parameter():

@@ -64,7 +64,12 @@ def test_self_edits_group_notes_and_hash_their_content():
         assert edit.messages[0].content == knowledge_system_prompt("ledger-0123456789ab")
         assert "`ledger`" in edit.messages[0].content
         assert edit.repo_id == "ledger-0123456789ab"
-    note_edit = next(e for e in edits if "dates.py" in e.messages[1].content)
+    # Grouped by the code name a note mentions first: the cue a question gives.
+    assert {e.messages[1].content for e in edits if e.kind == SelfEditKind.REPO_NOTE} == {
+        "What should I know about `Money.parse` in this repository?",
+        "What should I know about `add_months` in this repository?",
+    }
+    note_edit = next(e for e in edits if "`add_months`" in e.messages[1].content)
     assert note_edit.messages[2].content == f"- {DATES.text}" and note_edit.source_run == "run-7"
     assert {c.name for c in note_edit.grounding.checks} == set(DATES.names)
     again = note_self_edits("ledger-0123456789ab", [MONEY, DATES], qa)
