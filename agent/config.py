@@ -44,6 +44,10 @@ class ModelSection(Section):
         default="OPENAI_API_KEY", description="name of the env var holding the key (never the key)"
     )
     threads: int = Field(default=0, ge=0, description="CPU threads; 0 = all cores")
+    adapter_mode: Literal["runtime", "merged"] = Field(
+        default="runtime",
+        description="llamacpp: apply a repo adapter at runtime, or merge it into a model of its own",
+    )
 
 
 # The sandbox owns its settings type (it is the bottom layer and cannot import agent).
