@@ -48,6 +48,10 @@ class ModelSection(Section):
         default="runtime",
         description="llamacpp: apply a repo adapter at runtime, or merge it into a model of its own",
     )
+    merged_type: str = Field(
+        default="base",
+        description="llamacpp, merged mode: the merged model's quantization (base = the GGUF's own)",
+    )
 
 
 # The sandbox owns its settings type (it is the bottom layer and cannot import agent).

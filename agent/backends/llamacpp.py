@@ -183,11 +183,16 @@ class LlamaCppBackend:
         home_root: Path | None = None,
         prefix_cache: bool = True,
         adapter_mode: str = "runtime",
+        merged_type: str = "base",
     ):
         from agent.backends.llamacpp_lib import LayerTap, LlamaContext, LlamaModel, lib
 
         if adapter_mode not in ADAPTER_MODES:
             raise ValueError(f"adapter_mode must be one of {ADAPTER_MODES}, not {adapter_mode!r}")
+        if merged_type != "base":
+            from agent.backends.merged_gguf import file_type_named
+
+            file_type_named(merged_type)  # a ValueError now rather than at the first adapter
         lib()  # a clear BackendError first where llama-cpp-python is missing
         if models_dir is None:
             from agent.home import Home
@@ -201,6 +206,7 @@ class LlamaCppBackend:
         self.home_root = home_root
         self.prefix_cache = prefix_cache
         self.adapter_mode = adapter_mode
+        self.merged_type = merged_type
         self.context_tokens_asked = context_tokens
         self.threads = threads if threads > 0 else (os.cpu_count() or 1)
         self._model: LlamaModel | None = LlamaModel(self.source.gguf)
@@ -232,7 +238,8 @@ class LlamaCppBackend:
         home = home or Home.resolve()
         return cls(section.name, threads=section.threads, context_tokens=section.context_tokens,
                    models_dir=home.models, home_root=home.root,
-                   adapter_mode=section.adapter_mode)  # fmt: skip
+                   adapter_mode=section.adapter_mode,
+                   merged_type=section.merged_type)  # fmt: skip
 
     # ------------------------------------------------------------------ facts
     @property
@@ -306,10 +313,13 @@ class LlamaCppBackend:
 
     def _load_merged(self, name: str, path: Path) -> None:
         from agent.backends.llamacpp_lib import LlamaContext, LlamaModel
-        from agent.backends.merged_gguf import merged_gguf
+        from agent.backends.merged_gguf import file_type_named, merged_gguf
 
         base = self._require_model()
-        file_type = base.file_type
+        if self.merged_type != "base":
+            file_type: int | None = file_type_named(self.merged_type)
+        else:
+            file_type = base.file_type
         if file_type is None:
             raise BackendError(f"{self.source.gguf.name} does not say its file type "
                                "(general.file_type); use model.adapter_mode = runtime")  # fmt: skip

@@ -85,6 +85,17 @@ def type_name(file_type: int) -> str:
         return f"ftype{file_type}"
 
 
+def file_type_named(name: str) -> int:
+    """The `llama_ftype` of a type name ("Q8_0", "Q4_K_M", "F16"); ValueError if unknown."""
+    from gguf import LlamaFileType
+
+    for prefix in ("MOSTLY_", "ALL_"):
+        member = LlamaFileType.__members__.get(prefix + name.upper())
+        if member is not None:
+            return int(member)
+    raise ValueError(f"unknown llama.cpp file type {name!r} (e.g. Q8_0, Q4_K_M, F16)")
+
+
 def merged_name(file_type: int) -> str:
     return f"merged.{type_name(file_type)}.gguf"
 

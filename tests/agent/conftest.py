@@ -43,6 +43,19 @@ def llamacpp_backend(embedded_model_dir):
 
 
 @pytest.fixture(scope="session")
+def llamacpp_merged_backend(embedded_model_dir):
+    """The llamacpp backend in `merged` adapter mode: each adapter is merged into a model
+    of its own (built once per adapter, next to it)."""
+    from agent.backends.llamacpp import LlamaCppBackend
+
+    threads = int(os.environ.get("ENGRAM_MODEL__THREADS", "0"))
+    backend = LlamaCppBackend(str(embedded_model_dir), threads=threads, context_tokens=4096,
+                              adapter_mode="merged")  # fmt: skip
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
 def lora_adapters(tmp_path_factory, embedded_model_dir) -> dict[str, Path]:
     """Two LoRA adapters of the embedded model with random (not zero) B matrices, so each
     visibly changes the output and the two differ from each other."""
