@@ -94,8 +94,10 @@ def engram_server(tmp_path_factory, embedded_model_dir) -> str:
     home = tmp_path_factory.mktemp("serve-home")
     log_path = home / "serve.log"
     models = embedded_model_dir.parents[1]  # <models>/<name>/hf
+    # Runtime adapters: the contract's two test adapters are switched per request; merged
+    # mode (a model build per adapter) is covered by the `llamacpp_merged` backend.
     env = {**os.environ, "ENGRAM_HOME": str(home), "ENGRAM_MODELS": str(models),
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+           "HF_HUB_OFFLINE": "1", "ENGRAM_MODEL__ADAPTER_MODE": "runtime"}  # fmt: skip
     cmd = [
         sys.executable, "-c", "from agent.cli.main import main; main()", "serve",
         "--model", str(embedded_model_dir), "--served-model-name", SERVED_NAME,

@@ -250,6 +250,8 @@ def test_adapter_mode_comes_from_the_config(tiny, tmp_path):
         assert backend.adapter_mode == "merged"
     finally:
         backend.close()
-    assert ModelSection().adapter_mode == "runtime"
+    assert (ModelSection().adapter_mode, ModelSection().merged_type) == ("merged", "Q8_0")
     with pytest.raises(ValueError, match="adapter_mode"):
         LlamaCppBackend(str(tiny), adapter_mode="baked")
+    with pytest.raises(ValueError, match=r"unknown llama\.cpp file type"):
+        LlamaCppBackend(str(tiny), adapter_mode="merged", merged_type="Q9_9")
