@@ -34,6 +34,7 @@ def collect(
     model: str = typer.Option(None, "--model", help="registry name, folder, .gguf or hub id"),
     backend: str = typer.Option(None, "--backend", help="auto | hf | llamacpp"),
     threads: int = typer.Option(None, "--threads", help="CPU threads of an in-process model"),
+    policy: str = typer.Option(None, "--policy", help="auto | freeform | small"),
     max_steps: int = typer.Option(None, "--max-steps"),
     temperature: float = typer.Option(None, "--temperature"),
     task_timeout: float = typer.Option(None, "--task-timeout", help="harness cap per task, s"),
@@ -61,7 +62,8 @@ def collect(
         if tasks is None:
             fail("give the task file: `engram probes collect --tasks FILE` (or --resume RUN)")
         flags = {"model.name": model, "model.backend": backend, "model.threads": threads,
-                 "agent.max_steps": max_steps, "model.temperature": temperature}  # fmt: skip
+                 "agent.policy": policy, "agent.max_steps": max_steps,
+                 "model.temperature": temperature}  # fmt: skip
         config = load(**{k: v for k, v in flags.items() if v is not None}).config
         try:
             session = start_session(
