@@ -44,6 +44,9 @@ def collect(
     Tasks come from a task file (its train split by default); each run's diff is graded
     by the task's tests. Labels come from the repository: invented names, tool failures
     on them, verified runs (docs/probes.md)."""
+    import signal
+
+    from agent.cli.bench_run_cmd import _term_as_interrupt
     from agent.cli.common import console, fail, home, load
     from bench.collect import probe_dataset_dir
     from bench.results import BenchRunError
@@ -88,6 +91,9 @@ def collect(
     session.note = lambda text: out.print(f"[dim]{text}[/]")
     session.report_task = report
     started = time.monotonic()
+    # SIGTERM stops like Ctrl-C (as `engram bench run`): runs in flight end at their next
+    # node and their sandboxes are removed.
+    previous = _term_as_interrupt()
     try:
         session.run_tracks()
     except (KeyboardInterrupt, BenchInterrupted):
@@ -97,6 +103,8 @@ def collect(
     finally:
         model_id = session.manifest.model_id
         session.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     wall = time.monotonic() - started
     summary = collection_summary(results, wall)
     if model_id:
