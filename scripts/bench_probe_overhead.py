@@ -5,8 +5,8 @@ Usage:
         [--threads 1] [--out /tmp/engram-bench-probe-overhead.json]
 
 RUN_DIR is a bench run (e.g. from `engram probes collect`); its runs' trajectories give
-the steps: their conversations (system prompt, task, earlier replies and results), their
-replies' lengths and their timings. For each sampled step the default backend
+the steps: their prompts (recorded by the small policy; rebuilt as the free-form policy
+builds them otherwise), their replies' lengths and their timings. For each sampled step the default backend
 (`llamacpp`, prefix cache on as in the agent) generates the step again with the probe's
 layer captured and without it, the same prompt and the same number of new tokens, in
 alternating order; thread CPU seconds of each call are compared. Both calls find the
@@ -60,16 +60,22 @@ def trajectories(run_dir: Path, home_runs: Path) -> list[Trajectory]:
     return out
 
 
-def conversation(system: str, trajectory: Trajectory, upto: int) -> list[ChatMessage]:
-    """The agent's conversation before step `upto` (kept model steps and their results)."""
-    messages = [ChatMessage(role="system", content=system),
-                ChatMessage(role="user", content=f"Task:\n{trajectory.task.problem_statement}")]  # fmt: skip
-    for step in trajectory.steps[:upto]:
-        if not step.kept or step.actor != "model":
-            continue
-        messages.append(ChatMessage(role="assistant", content=step.message))
-        text = step.observation.text if step.observation is not None else "(no result)"
-        messages.append(ChatMessage(role="user", content=f"Result:\n{text}"))
+def conversation(system: str, trajectory: Trajectory, upto: int, backend) -> list[ChatMessage]:
+    """What the model saw for step `upto`: the step's own prompt where the policy
+    recorded it (small), else the free-form conversation of the kept steps before it,
+    built as the free-form policy builds it (default limits; no repository outline)."""
+    from agent.config import AgentSection, ModelSection
+    from agent.prompting import build_messages
+
+    step = trajectory.steps[upto]
+    if step.prompt is not None:
+        return list(step.prompt)
+    model, agent = ModelSection(), AgentSection()
+    kept = [s for s in trajectory.steps[:upto] if s.kept]
+    messages = build_messages(system, trajectory.task, kept, [], backend.count_tokens,
+                              model.context_tokens - model.max_new_tokens,
+                              agent.keep_recent_steps, agent.observation_chars)  # fmt: skip
+    assert messages is not None
     return messages
 
 
@@ -128,7 +134,7 @@ def main() -> None:
     rows = []
     for n, (trajectory, i) in enumerate(picked):
         step: Step = trajectory.steps[i]
-        messages = conversation(system, trajectory, i)
+        messages = conversation(system, trajectory, i, backend)
         tokens = step.tokens.completion_tokens
         backend.generate(messages, options=GenerationOptions(max_new_tokens=1))  # prefill
         order = (layer, None) if n % 2 == 0 else (None, layer)

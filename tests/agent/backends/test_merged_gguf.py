@@ -5,7 +5,9 @@ weights) is converted by llama.cpp's own converter and quantized to Q4_K_M as th
 LoRA adapters made by PEFT are merged into it through the whole pipeline (PEFT merge →
 convert_hf_to_gguf.py → llama_model_quantize) and run in llama.cpp. The same checks on
 the embedded model itself (agreement with transformers) are in test_llamacpp.py
-(`slow`: a real 0.5B build takes about a minute).
+(`slow`: a real 0.5B build takes about a minute). Unmarked, the module makes one tiny
+base and one merged build (~30 CPU seconds, most of it the converter's and the merge's
+processes importing torch); the `slow` tests make two more.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def _tensors(path: Path) -> dict[str, tuple[str, bytes]]:
     return {t.name: (t.tensor_type.name, bytes(t.data.tobytes())) for t in reader.tensors}
 
 
+@pytest.mark.slow  # one more build (~20 s of subprocess start-up)
 def test_a_zero_adapter_merges_to_the_base_models_exact_tensors(tiny, tmp_path):
     """PEFT's default init (B = 0) adds nothing: the pipeline must then reproduce the
     base GGUF tensor for tensor — same quantization types, same bytes."""
@@ -218,6 +221,7 @@ def test_merged_adapters_are_bookkept_like_runtime_ones(tiny, adapter, tmp_path)
         backend.close()
 
 
+@pytest.mark.slow  # one more build (~20 s of subprocess start-up)
 def test_an_adapter_of_another_model_is_refused_with_a_reason(tiny, tmp_path):
     import torch
     from transformers import Qwen2ForCausalLM
