@@ -94,25 +94,32 @@ def collect(
     # SIGTERM stops like Ctrl-C (as `engram bench run`): runs in flight end at their next
     # node and their sandboxes are removed.
     previous = _term_as_interrupt()
+    stopped = False
     try:
         session.run_tracks()
     except (KeyboardInterrupt, BenchInterrupted):
-        out.print(f"[yellow]stopped[/]; continue with `engram probes collect --resume "
-                  f"{session.run_dir}`")  # fmt: skip
-        raise SystemExit(130) from None
+        stopped = True
     finally:
         model_id = session.manifest.model_id
         session.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    wall = time.monotonic() - started
-    summary = collection_summary(results, wall)
+    # Written when stopped too: what this invocation gathered until then.
+    summary = collection_summary(results, time.monotonic() - started)
+    summary["stopped"] = stopped
     if model_id:
         from probes.dataset import Dataset
 
         summary["dataset"] = Dataset.load(probe_dataset_dir(h)(model_id)).counts()
     (session.run_dir / "collect.json").write_text(json.dumps(summary, indent=2) + "\n")
-    s = summary
+    _print_summary(out, summary)
+    if stopped:
+        out.print(f"[yellow]stopped[/]; continue with `engram probes collect --resume "
+                  f"{session.run_dir}`")  # fmt: skip
+        raise SystemExit(130)
+
+
+def _print_summary(out, s: dict) -> None:
     out.print(f"{s['tasks']} runs ({s['verified']} verified) in {s['wall_s'] / 60:.1f} min: "
               f"{s['rows']} steps with features — {s['hallucinated']} hallucinated, "
               f"{s['clean']} clean, {s['unknown']} unknown; {s['rows_per_hour']:.0f} steps/hour, "
