@@ -2,14 +2,15 @@
 
 Usage:
     nice -n 5 .venv/bin/python scripts/bench_probe_overhead.py RUN_DIR [--steps 24]
-        [--threads 1] [--out /tmp/engram-bench-probe-overhead.json]
+        [--reps 3] [--threads 1] [--out /tmp/engram-bench-probe-overhead.json]
 
 RUN_DIR is a bench run (e.g. from `engram probes collect`); its runs' trajectories give
 the steps: their prompts (recorded by the small policy; rebuilt as the free-form policy
 builds them otherwise), their replies' lengths and their timings. For each sampled step the default backend
 (`llamacpp`, prefix cache on as in the agent) generates the step again with the probe's
 layer captured and without it, the same prompt and the same number of new tokens, in
-alternating order; thread CPU seconds of each call are compared. Both calls find the
+alternating order, `--reps` times; the medians of each call's thread CPU seconds are
+compared. Both calls find the
 prompt in the prefix cache but for its last token, so they cost the same apart from the
 capture. Then `ProbeMonitor.assess` (pooling + step probe + prefix integrator over the
 step's real history length) runs on the captured generation with a probe of the model's
@@ -17,7 +18,7 @@ hidden size (trained on synthetic features: its cost does not depend on what it 
 
 Per step: capture (CPU on − off) + assess, as a share of that step's generation CPU
 (off) and of the step's wall time in the original run (`Step.timings.total_s`, which
-includes the tools). Medians and the total over the sample are printed, with the load.
+includes the tools; a resampled step never ran its tool: its generation time then). Medians and the total over the sample are printed, with the load.
 
 Not measured: the capture's cost while prefilling the new part of a prompt (the tap
 copies one row per evaluated batch; prefill batches are few per step).
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="/tmp/engram-bench-probe-overhead.json")
@@ -137,38 +139,41 @@ def main() -> None:
         messages = conversation(system, trajectory, i, backend)
         tokens = step.tokens.completion_tokens
         backend.generate(messages, options=GenerationOptions(max_new_tokens=1))  # prefill
-        order = (layer, None) if n % 2 == 0 else (None, layer)
-        cpu: dict[str, float] = {}
+        samples: dict[str, list[float]] = {"on": [], "off": []}
         captured = None
-        for which in order:
-            gen, seconds = timed(backend, messages, tokens, which)
-            cpu["on" if which is not None else "off"] = seconds
-            if which is not None:
-                captured = gen
+        for r in range(args.reps):
+            order = (layer, None) if (n + r) % 2 == 0 else (None, layer)
+            for which in order:
+                gen, seconds = timed(backend, messages, tokens, which)
+                samples["on" if which is not None else "off"].append(seconds)
+                if which is not None:
+                    captured = gen
         assert captured is not None
+        cpu = {key: statistics.median(values) for key, values in samples.items()}
         monitor = ProbeMonitor(probe)
         history = [s for s in trajectory.steps[:i] if s.kept]
         started = time.thread_time()
         monitor.assess(MonitorInput(step=step, generation=captured, history=history))
         assess = time.thread_time() - started
         extra = cpu["on"] - cpu["off"] + assess
+        step_wall = max(step.timings.total_s, step.timings.model_s)
         row = {"run": trajectory.run_id, "step": i, "tokens": len(captured.token_ids),
                "prompt_tokens": captured.usage.prompt_tokens, "cpu_off_s": cpu["off"],
                "cpu_on_s": cpu["on"], "assess_s": assess, "extra_s": extra,
                "share_of_generation_cpu": extra / cpu["off"],
-               "step_wall_s": step.timings.total_s,
-               "share_of_step_wall": extra / step.timings.total_s if step.timings.total_s else None}  # fmt: skip
+               "step_wall_s": step_wall,
+               "share_of_step_wall": extra / step_wall if step_wall else None}  # fmt: skip
         rows.append(row)
         print(f"  [{n + 1}/{len(picked)}] {row['tokens']:>4} tokens after {row['prompt_tokens']} "
               f"prompt: CPU off {cpu['off']:.2f} s, on {cpu['on']:.2f} s, assess "
               f"{1000 * assess:.2f} ms → {100 * row['share_of_generation_cpu']:+.2f} % of "
-              f"generation CPU; step wall {step.timings.total_s:.1f} s; load {load()}", flush=True)  # fmt: skip
+              f"generation CPU; step wall {step_wall:.1f} s; load {load()}", flush=True)  # fmt: skip
     backend.close()
     off = sum(r["cpu_off_s"] for r in rows)
     extra = sum(r["extra_s"] for r in rows)
     wall = sum(r["step_wall_s"] for r in rows)
     summary = {
-        "steps": len(rows), "layer": layer, "threads": args.threads,
+        "steps": len(rows), "layer": layer, "threads": args.threads, "reps": args.reps,
         "median_share_of_generation_cpu": statistics.median(r["share_of_generation_cpu"] for r in rows),
         "total_share_of_generation_cpu": extra / off,
         "median_share_of_step_wall": statistics.median(r["share_of_step_wall"] for r in rows
