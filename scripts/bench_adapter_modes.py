@@ -229,6 +229,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--parts", default="build,speed,variants,load,agree")
     parser.add_argument("--out", default="/tmp/engram-bench-adapter-modes.json")
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="keep the adapters (and their merged models) here: a second run "
+                        "with the same folder reuses the builds")  # fmt: skip
     args = parser.parse_args()
     parts = set(args.parts.split(","))
 
@@ -245,14 +248,19 @@ def main() -> None:
     hf_dir = runtime.source.hf_dir
     assert hf_dir is not None
     with tempfile.TemporaryDirectory(prefix="engram-bench-modes-") as tmp:
-        scratch = Path(tmp)
-        adapter_dir = random_lora(hf_dir, scratch / "r16", seed=3)
+        scratch = args.scratch or Path(tmp)
+        scratch.mkdir(parents=True, exist_ok=True)
+        adapter_dir = scratch / "r16"
+        if not (adapter_dir / "adapter_config.json").is_file():
+            random_lora(hf_dir, adapter_dir, seed=3)
         runtime.load_adapter("repo", adapter_dir)
         print("build:", flush=True)
         # every other part needs the merged models
         results["build"] = build(merged, adapter_dir)
         results["build_q8_0"] = build(merged8, adapter_dir)
-        zero_dir = random_lora(hf_dir, scratch / "zero", seed=3, scale=0.0)  # B = 0
+        zero_dir = scratch / "zero"
+        if not (zero_dir / "adapter_config.json").is_file():
+            random_lora(hf_dir, zero_dir, seed=3, scale=0.0)  # B = 0
         base8 = LlamaCppBackend(args.model, threads=args.threads, prefix_cache=False,
                                 adapter_mode="merged", merged_type="Q8_0")  # fmt: skip
         results["build_base_q8_0"] = build(base8, zero_dir)
