@@ -112,6 +112,11 @@ def build_handles(
         probing = open_probing(backend, config, home)
         backend, monitor, capture_layer = probing.backend, probing.monitor, probing.capture_layer
         sink(Event("note", text=f"probes: {probing.note}"))
+    if config.agent.constrained and not native and not backend.capabilities.constrained:
+        # Said once per run, not silently ignored: the user asked for well-formed actions.
+        sink(Event("note", text=f"agent.constrained is on, but the {backend.name} backend "
+                   "cannot constrain decoding: actions are parsed as written (the llamacpp "
+                   "backend can constrain them)"))  # fmt: skip
     # No single command may outlast the run's own wall-time budget.
     command_cap = min(config.sandbox.command_timeout_s, config.agent.max_wall_s)
     limits = ToolLimits(output_chars=config.agent.observation_chars, bash_timeout_s=command_cap,

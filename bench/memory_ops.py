@@ -132,9 +132,9 @@ class EngramMemory:
 
     def bootstrap(self, task: BenchTask, checkout: Path, home: Home, config: EngramConfig) -> bool:
         try:
-            from memory.bootstrap import write_demonstration
+            from bench.bootstrap import write_demonstration
         except ImportError as exc:
-            raise _missing("bootstrap demonstrations", "memory.bootstrap", exc) from exc
+            raise _missing("bootstrap demonstrations", "bench.bootstrap", exc) from exc
         return write_demonstration(task, checkout, home, config) is not None
 
     def versions(self, home: Home, repo_id: str) -> list[AdapterVersion]:

@@ -269,7 +269,6 @@ class BenchRunner:
 
     def _task(self, task: BenchTask, attempt: int, store: ResultStore, arm: Arm) -> TaskResult:
         from agent.assembly import build_handles
-        from agent.run import Runner, new_run_id
         from bench.repos import task_checkout
         from sandboxes.repo import repo_identity
 
@@ -290,7 +289,7 @@ class BenchRunner:
         # -- setup
         try:
             config = config_with(self.config, arm.flags, seed)
-            deadline = started + self._cap(config)
+            deadline = started + self._cap(config) * config.agent.best_of
             checkout = task_checkout(task, self.home)
             repo_id = repo_identity(checkout).id
             agent_task = task.to_task()
@@ -309,7 +308,37 @@ class BenchRunner:
             return finish(TaskStatus.HARNESS_ERROR, "setup", _describe(exc))
         result.timings.setup_s = round(time.monotonic() - started, 3)
 
-        # -- the agent's run
+        # -- the agent's run(s): best-of-k samples, the first one the agent verified wins
+        from agent.explore import sample_config, verified
+
+        samples: list[dict[str, Any]] = []
+        for index in range(config.agent.best_of):
+            sample_cfg = sample_config(config, index)
+            outcome = self._sample(task, agent_task, checkout, handles, runs_home, sample_cfg,
+                                   store, arm, ctx, result)  # fmt: skip
+            if isinstance(outcome, SampleFailure):  # a harness failure: the task ends here
+                return finish(outcome.status, outcome.phase, outcome.error)
+            trajectory, grade = outcome
+            samples.append({
+                "run_id": trajectory.run_id, "seed": sample_cfg.model.seed,
+                "temperature": sample_cfg.model.temperature,
+                "agent_verified": verified(trajectory), "resolved": grade.resolved,
+            })  # fmt: skip
+            if verified(trajectory) or index == config.agent.best_of - 1:
+                break
+        if config.agent.best_of > 1:
+            result.extras["samples"] = samples
+            result.extras["pass@1"] = samples[0]["resolved"]
+            result.extras[f"pass@{config.agent.best_of}"] = any(x["resolved"] for x in samples)
+        return finish(TaskStatus.RESOLVED if grade.resolved else TaskStatus.UNRESOLVED)
+
+    def _sample(self, task: BenchTask, agent_task, checkout: Path, handles: Handles,
+                runs_home: Home, config: EngramConfig, store: ResultStore, arm: Arm,
+                ctx: TaskContext, result: TaskResult):  # fmt: skip
+        """One agent run of the task, graded: (trajectory, grade), or a SampleFailure. `result` is filled from this sample (the last one
+        run is the one a best-of-k result describes)."""
+        from agent.run import Runner, new_run_id
+
         run_id = new_run_id()
         store.note_run(task.instance_id, run_id)
         runner = Runner(runs_home, config)
@@ -327,11 +356,25 @@ class BenchRunner:
             raise
         except Exception as exc:
             failure = (TaskStatus.HARNESS_ERROR, _describe(exc))
-        result.timings.agent_s = round(time.monotonic() - agent_started, 3)
+        result.timings.agent_s += round(time.monotonic() - agent_started, 3)
         if trajectory is None:
             trajectory = _partial(runner, run_id)
         if trajectory is not None:
+            # Costs add up over samples; the rest describes the last sample run.
+            t = result.timings
+            before = (t.model_s, t.tools_s, t.monitor_s, t.framework_s, t.verify_s,
+                      result.prompt_tokens, result.completion_tokens)  # fmt: skip
             _fill_from_trajectory(result, trajectory)
+        if trajectory is not None and any(before):
+            t.model_s, t.tools_s, t.monitor_s, t.framework_s, t.verify_s = (
+                round(a + b, 3) for a, b in zip(before[:5], (t.model_s, t.tools_s, t.monitor_s,
+                                                             t.framework_s, t.verify_s), strict=True)
+            )  # fmt: skip
+            result.prompt_tokens += before[5]
+            result.completion_tokens += before[6]
+            sums = t.model_s + t.tools_s + t.monitor_s + t.framework_s
+            t.run_overhead_s = round(max(0.0, t.agent_s - sums - t.verify_s), 3)
+        if trajectory is not None:
             result.agent_verified = bool(trajectory.verification and trajectory.verification.passed)
         if (
             failure is None
@@ -342,7 +385,7 @@ class BenchRunner:
                        f"{trajectory.exit_reason}")  # fmt: skip
         if failure is not None:
             shutil.rmtree(runs_home.worktrees / run_id, ignore_errors=True)
-            return finish(failure[0], "agent", failure[1])
+            return SampleFailure(failure[0], "agent", failure[1])
         assert trajectory is not None
 
         # -- grading, in a fresh sandbox
@@ -352,10 +395,10 @@ class BenchRunner:
         except Exception as exc:
             grade = None
             error = _describe(exc)
-        result.timings.grading_s = round(time.monotonic() - grading_started, 3)
+        result.timings.grading_s += round(time.monotonic() - grading_started, 3)
         if grade is None or grade.error:
-            return finish(TaskStatus.HARNESS_ERROR, "grading",
-                          error if grade is None else f"grader: {grade.error}")  # fmt: skip
+            return SampleFailure(TaskStatus.HARNESS_ERROR, "grading",
+                                 error if grade is None else f"grader: {grade.error}")  # fmt: skip
         result.grade = grade.model_dump(mode="json")
 
         # -- bookkeeping: the grade is the run's verification; hooks see the graded run
@@ -363,10 +406,10 @@ class BenchRunner:
             self._record_verification(runs_home, trajectory, grade, task, arm)
             for hook in arm.hooks:
                 hook.after(ctx, trajectory, grade)
-            result.extras = dict(ctx.extras)
+            result.extras.update(ctx.extras)
         except Exception as exc:
-            return finish(TaskStatus.HARNESS_ERROR, "bookkeeping", _describe(exc))
-        return finish(TaskStatus.RESOLVED if grade.resolved else TaskStatus.UNRESOLVED)
+            return SampleFailure(TaskStatus.HARNESS_ERROR, "bookkeeping", _describe(exc))
+        return trajectory, grade
 
     def _cap(self, config: EngramConfig) -> float:
         if self.options.task_timeout_s is not None:
@@ -398,6 +441,15 @@ class BenchRunner:
             grade.resolved and arm.learn and task.split == "train"
         )
         TrajectoryStore(runs_home.runs).save(trajectory)
+
+
+@dataclass
+class SampleFailure:
+    """A sample the harness could not complete: the task's result says so, not the model."""
+
+    status: TaskStatus
+    phase: str
+    error: str
 
 
 def _partial(runner, run_id: str) -> Trajectory | None:

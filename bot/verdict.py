@@ -6,8 +6,9 @@ the new, never half of it) under an exclusive `fcntl` lock on a sidecar file, so
 verdicts arriving together (a redelivered webhook, two workers) cannot interleave a
 read-modify-write. The lead's TrajectoryStore is meant to adopt this function.
 
-The learning hook is a seam for the memory package: with `bot.auto_learn` on, a merged
-PR's trajectory is handed to `memory.learn.learn(trajectory, home=Home)` if that exists.
+The learning hook is the memory package's consolidation: with `bot.auto_learn` on, a
+merged PR's run is learned from by `memory.learn.learn`, on the run's own workspace (the
+bot's job clone is gone by then) under the run's repository id.
 """
 
 from __future__ import annotations
@@ -82,10 +83,29 @@ def record_verdict(
 
 
 def resolve_learn_hook() -> LearnHook | None:
-    """The memory package's consolidation entry point, if this build has one."""
+    """`hook(trajectory, home=Home)`: consolidate the repo a merged run belongs to, if this
+    build has memory's `learn`."""
     try:
         module = importlib.import_module("memory.learn")
     except ImportError:
         return None
-    hook = getattr(module, "learn", None)
-    return hook if callable(hook) else None
+    learn = getattr(module, "learn", None)
+    if not callable(learn):
+        return None
+
+    def hook(trajectory: Trajectory, home: Home) -> Any:
+        from agent.config import load_config
+
+        workspace = home.worktrees / trajectory.run_id
+        if not (workspace / ".git").exists():
+            raise LearnHookError(
+                f"run {trajectory.run_id}'s workspace is gone, so there is no checkout to learn "
+                f"from; run `engram learn --repo <a checkout of {trajectory.repo_id}>` by hand"
+            )
+        return learn(workspace, home, load_config().config, repo_id=trajectory.repo_id)
+
+    return hook
+
+
+class LearnHookError(RuntimeError):
+    user_facing = True

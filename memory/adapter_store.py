@@ -245,10 +245,14 @@ class FileAdapterStore:
             return stored
 
     def accept(
-        self, repo_id: str, version: int, metrics: Mapping[str, float] | None = None
+        self,
+        repo_id: str,
+        version: int,
+        metrics: Mapping[str, float] | None = None,
+        note: str = "",
     ) -> AdapterVersion:
         with self.lock(repo_id):
-            updated = accepted(self._read_manifest(repo_id, version), metrics)
+            updated = accepted(self._read_manifest(repo_id, version), metrics, note)
             # Manifest first: the pointer must never name a version not marked accepted.
             self._write_manifest(updated)
             self._set_pointer(repo_id, version, reason="accept")

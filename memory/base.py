@@ -126,7 +126,11 @@ class AdapterStore(Protocol):
     ) -> AdapterVersion: ...
 
     def accept(
-        self, repo_id: str, version: int, metrics: Mapping[str, float] | None = None
+        self,
+        repo_id: str,
+        version: int,
+        metrics: Mapping[str, float] | None = None,
+        note: str = "",
     ) -> AdapterVersion: ...
 
     def reject(
@@ -195,7 +199,9 @@ def new_candidate(
     )
 
 
-def accepted(manifest: AdapterVersion, metrics: Mapping[str, float] | None) -> AdapterVersion:
+def accepted(
+    manifest: AdapterVersion, metrics: Mapping[str, float] | None, note: str = ""
+) -> AdapterVersion:
     if manifest.status == AdapterStatus.REJECTED:
         raise InvalidTransition(
             f"v{manifest.version} of {manifest.repo_id} was rejected; it cannot be accepted. "
@@ -205,6 +211,7 @@ def accepted(manifest: AdapterVersion, metrics: Mapping[str, float] | None) -> A
         update={
             "status": AdapterStatus.ACCEPTED,
             "metrics": {**manifest.metrics, **dict(metrics or {})},
+            "notes": f"{manifest.notes}\naccepted: {note}".strip() if note else manifest.notes,
         }
     )
 

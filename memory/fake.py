@@ -67,10 +67,14 @@ class InMemoryAdapterStore:
             return stored
 
     def accept(
-        self, repo_id: str, version: int, metrics: Mapping[str, float] | None = None
+        self,
+        repo_id: str,
+        version: int,
+        metrics: Mapping[str, float] | None = None,
+        note: str = "",
     ) -> AdapterVersion:
         with self._lock:
-            updated = accepted(self._read(repo_id, version), metrics)
+            updated = accepted(self._read(repo_id, version), metrics, note)
             self._manifests[repo_id][version] = updated
             self._pointers[repo_id] = version
             return as_reported(updated, version)

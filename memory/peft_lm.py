@@ -34,6 +34,8 @@ class PeftLM:
         self.model_id = model_id
         self.peft: Any | None = None  # PeftModel once the first adapter is loaded
         self.adapters: dict[str, Path] = {}
+        # Which base model this is (for adapter checks); set by whoever knows it.
+        self.model_sha256: str | None = None
 
     @classmethod
     def load(cls, ref: str, dtype: str = "bfloat16", device: str = "auto") -> PeftLM:
@@ -43,7 +45,9 @@ class PeftLM:
 
         resolved = resolve_model(ref, Home.resolve().models)
         model, tokenizer = load_causal_lm(resolved, dtype=dtype, device=device)
-        return cls(model, tokenizer, resolved.model_id)
+        lm = cls(model, tokenizer, resolved.model_id)
+        lm.model_sha256 = resolved.sha256
+        return lm
 
     @property
     def device(self) -> Any:

@@ -6,6 +6,9 @@ trajectories.
         --tasks bench/data/ledger.jsonl --split test --difficulty 1 -n 10 \\
         --policy small --out /tmp/policies-small.jsonl
 
+`--model NAME`, `--constrained` and `--best-of K` make the other arms (0.5B vs 1.5B, grammar
+or not, pass@1 vs pass@k: a best-of-k row keeps sample 0's verdict as its pass@1).
+
 Each finished task is appended to `--out` at once (a rerun skips tasks already there),
 so a long run can be summarised while it goes: `--summarize FILE [FILE …]`.
 
@@ -88,6 +91,7 @@ def classify(trajectory, sites: list[tuple[str, str]]) -> tuple[str | None, dict
 def run_tasks(args: argparse.Namespace) -> None:
     from agent.assembly import build_handles, make_backend
     from agent.config import load_config
+    from agent.explore import explore, verified
     from agent.home import Home
     from agent.monitor import AcceptAll
     from agent.run import Runner
@@ -104,7 +108,10 @@ def run_tasks(args: argparse.Namespace) -> None:
     if out.exists():
         done = {json.loads(line)["task"] for line in out.read_text().splitlines() if line}
     flags = {"agent.policy": args.policy, "sandbox.kind": "docker",
-             "agent.max_steps": args.max_steps, "agent.max_wall_s": args.max_wall_s}  # fmt: skip
+             "agent.max_steps": args.max_steps, "agent.max_wall_s": args.max_wall_s,
+             "agent.constrained": args.constrained}  # fmt: skip
+    if args.model:
+        flags["model.name"] = args.model
     config = load_config(flags=flags).config
     home = Home.resolve()
     backend = make_backend(config, home)
@@ -118,16 +125,20 @@ def run_tasks(args: argparse.Namespace) -> None:
         handles = build_handles(config, home, task, repo_identity(checkout).id, backend,
                                 monitor=AcceptAll())  # fmt: skip
         started = time.perf_counter()
-        trajectory = Runner(home, config).start(task, checkout, handles)
+        found = explore(args.best_of, config,
+                        lambda i, cfg, t=task, c=checkout, h=handles: Runner(home, cfg).start(t, c, h))  # fmt: skip
         wall = time.perf_counter() - started
+        trajectory = found.winner
         sites = bug_lines(checkout, [m.model_dump() for m in bt.mutations or []])
         cause, counts = classify(trajectory, sites)
         row = {
             "task": bt.instance_id, "policy": handles.policy.name, "model": backend.model_id,
-            "resolved": bool(trajectory.verification and trajectory.verification.passed),
+            "constrained": args.constrained, "best_of": args.best_of,
+            "resolved": verified(trajectory), "pass1": verified(found.samples[0]),
+            "samples": [verified(t) for t in found.samples],
             "exit": str(trajectory.exit_status), "cause": cause, "wall_s": round(wall, 1),
-            "completion_tokens": trajectory.usage.completion_tokens, "run_id": trajectory.run_id,
-            "kinds": bt.kinds, **counts,
+            "completion_tokens": sum(t.usage.completion_tokens for t in found.samples),
+            "run_id": trajectory.run_id, "kinds": bt.kinds, **counts,
         }  # fmt: skip
         with out.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
@@ -139,8 +150,15 @@ def summarize(paths: list[str]) -> None:
     rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line]
     by_policy: dict[str, list[dict]] = {}
     for row in rows:
-        by_policy.setdefault(row["policy"], []).append(row)
-    header = "| policy | tasks | resolved | pass@1 | 95% Wilson | median s/task | "
+        key = row["policy"]
+        if row.get("model"):
+            key += " · " + row["model"].split("/")[-1]
+        if row.get("constrained"):
+            key += " · constrained"
+        if row.get("best_of", 1) > 1:
+            key += f" · best of {row['best_of']}"
+        by_policy.setdefault(key, []).append(row)
+    header = "| arm | tasks | resolved | rate | 95% Wilson | pass@1 | median s/task | "
     header += " | ".join(CAUSES) + " | repeats | malformed steps |"
     print(header)
     print("|" + " --- |" * (header.count("|") - 1))
@@ -151,7 +169,9 @@ def summarize(paths: list[str]) -> None:
         median = walls[len(walls) // 2] if n % 2 else (walls[n // 2 - 1] + walls[n // 2]) / 2
         causes = Counter(r["cause"] for r in items)
         cells = " | ".join(str(causes.get(c, 0)) for c in CAUSES)
-        print(f"| {policy} | {n} | {k} | {k / n:.0%} | {lo:.0%}–{hi:.0%} | {median:.0f} | {cells} "
+        p1 = sum(r.get("pass1", r["resolved"]) for r in items)
+        print(f"| {policy} | {n} | {k} | {k / n:.0%} | {lo:.0%}–{hi:.0%} | {p1 / n:.0%} | "
+              f"{median:.0f} | {cells} "
               f"| {sum(r['repeats'] for r in items)} | {sum(r['malformed'] for r in items)} |")  # fmt: skip
 
 
@@ -163,6 +183,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10)
     parser.add_argument("--policy", choices=["small", "freeform"], default="small")
     parser.add_argument("--max-steps", type=int, default=12)
+    parser.add_argument("--model", help="registry name (default: the configured model)")
+    parser.add_argument("--constrained", action="store_true", help="grammar-constrained actions")
+    parser.add_argument("--best-of", type=int, default=1, help="k samples; first verified wins")
     parser.add_argument("--max-wall-s", type=float, default=900.0)
     parser.add_argument("--out", default="/tmp/bench_policies.jsonl")
     parser.add_argument("--summarize", nargs="+", metavar="FILE")

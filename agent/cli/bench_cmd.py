@@ -1,4 +1,4 @@
-"""`engram bench generate|grade|prepare|split|repo fetch` — the parts of the benchmark that
+"""`engram bench generate|grade|prepare|split|bootstrap|repo fetch` — the parts of the benchmark that
 do not need the agent: tasks, bug injection, grading."""
 
 from __future__ import annotations
@@ -185,6 +185,52 @@ def split(
     task_file.write(tasks_file)
     for kind, row in split_summary(task_file.tasks).items():
         console().print(f"{kind:>18}: {row}")
+
+
+@app.command()
+def bootstrap(
+    tasks_file: Path = typer.Argument(..., help="task file (JSON or JSONL) with gold patches"),
+    limit: int | None = typer.Option(None, "--limit", help="at most this many training tasks"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON line per task"),
+) -> None:
+    """Write bootstrap demonstrations: each *training* task's known fix walked through the
+    small-model policy as a verified run (`source: bootstrap`), for `engram learn
+    --bootstrap`. Test tasks are never used; fixes the policy cannot express are skipped."""
+    import json
+    import time
+
+    from agent.cli.common import console, load
+    from agent.home import Home
+    from bench.bootstrap import write_demonstration
+    from bench.repos import task_checkout
+    from bench.tasks import load_tasks
+
+    output = console()
+    config = load().config
+    home = Home.resolve()
+    tasks = [t for t in load_tasks(tasks_file) if t.split == "train"]
+    if limit is not None:
+        tasks = tasks[:limit]
+    if not tasks:
+        raise typer.BadParameter(f"{tasks_file} has no training tasks (split: train)")
+    written = 0
+    for task in tasks:
+        started = time.monotonic()
+        trajectory = write_demonstration(task, task_checkout(task, home), home, config)
+        seconds = round(time.monotonic() - started, 1)
+        written += trajectory is not None
+        if as_json:
+            typer.echo(json.dumps({"instance_id": task.instance_id, "written": trajectory is not None,
+                                   "run_id": trajectory.run_id if trajectory else None,
+                                   "seconds": seconds}))  # fmt: skip
+        else:
+            what = (
+                f"written ({trajectory.run_id})" if trajectory else "not expressible by the policy"
+            )
+            output.print(f"{task.instance_id}: {what}, {seconds} s")
+    if not as_json:
+        output.print(f"{written} of {len(tasks)} training tasks gave a demonstration "
+                     f"(runs under {home.runs}, source: bootstrap)")  # fmt: skip
 
 
 @repo_app.command("fetch")

@@ -9,6 +9,8 @@ from agent.cli import (
     bench_run_cmd,
     bot_cmd,
     config_cmd,
+    learn_cmd,
+    memory_cmd,
     models_cmd,
     probes_cmd,
     probes_collect_cmd,
@@ -34,6 +36,8 @@ app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(probes_cmd.app, name="probes")
 probes_collect_cmd.register(probes_cmd.app)
+app.add_typer(memory_cmd.app, name="memory")
+learn_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 bench_run_cmd.register(bench_cmd.app)
 setup_cmd.register(app)

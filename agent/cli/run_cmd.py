@@ -53,6 +53,9 @@ def run(
     max_steps: int = typer.Option(None, "--max-steps"),
     temperature: float = typer.Option(None, "--temperature"),
     seed: int = typer.Option(None, "--seed"),
+    best_of: int = typer.Option(
+        None, "--best-of", help="up to K samples; the first whose tests pass wins"
+    ),
     probes: bool = typer.Option(None, "--probes/--no-probes", help="hallucination probes"),
     adapter: bool = typer.Option(True, "--adapter/--no-adapter", help="use the repo's adapter"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show whole observations"),
@@ -80,7 +83,8 @@ def run(
         )
     flags = _flags(**{"model.name": model, "model.backend": backend, "sandbox.kind": sandbox,
                       "agent.max_steps": max_steps, "model.temperature": temperature,
-                      "model.seed": seed, "probes.enabled": probes})  # fmt: skip
+                      "model.seed": seed, "probes.enabled": probes,
+                      "agent.best_of": best_of})  # fmt: skip
     from agent.cli.common import console, home, load
 
     identity = repo_identity(repo)
@@ -93,9 +97,34 @@ def run(
     out.print(f"[bold]engram run[/] on {identity.name} ({identity.id}) · model {llm.model_id} · "
               f"{'native tools' if handles.native_tools else 'text protocol'}")  # fmt: skip
     out.print(f"[dim]task: {json.dumps(task.problem_statement)[:300]}[/]")
-    runner = Runner(h, cfg)
-    trajectory = runner.start(task, repo, handles)
-    summary(out, trajectory, runner.store.run_dir(trajectory.run_id))
+    if cfg.agent.best_of == 1:
+        runner = Runner(h, cfg)
+        trajectory = runner.start(task, repo, handles)
+        summary(out, trajectory, runner.store.run_dir(trajectory.run_id))
+    else:
+        from agent.explore import explore, verified
+
+        k = cfg.agent.best_of
+
+        def run_sample(index: int, sample_cfg):
+            out.print(f"[bold]sample {index + 1} of up to {k}[/] (temperature "
+                      f"{sample_cfg.model.temperature}, seed {sample_cfg.model.seed})")  # fmt: skip
+            return Runner(h, sample_cfg).start(task, repo, handles)
+
+        def on_sample(index: int, trajectory) -> None:
+            state = "tests pass" if verified(trajectory) else "not verified"
+            out.print(f"sample {index + 1}: {trajectory.run_id} — {state}")
+
+        found = explore(k, cfg, run_sample, on_sample=on_sample)
+        trajectory = found.winner
+        assert trajectory is not None
+        out.print(f"best of {len(found.samples)}: {found.verified_count} verified; showing "
+                  f"{trajectory.run_id}")  # fmt: skip
+        summary(out, trajectory, h.run_dir(trajectory.run_id))
+    if cfg.memory.auto_every > 0 and trajectory.eligible_for_learning:
+        from agent.cli.learn_cmd import auto_learn_after_run
+
+        auto_learn_after_run(repo, cfg, h, out)
     raise typer.Exit(0 if trajectory.resolved else 1)
 
 

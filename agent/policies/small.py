@@ -468,9 +468,28 @@ def choose(
             if letter in labels and logprob > best.get(letter, float("-inf")):
                 best[letter] = logprob
         if best:
+            temperature = ctx.config.model.temperature
+            if temperature > 0:
+                # An exploring sample (best-of-k) draws its pick from the letters'
+                # distribution, so samples try other candidates, not only the top one.
+                letter = _draw(best, temperature, seed)
+                return (labels.index(letter), generation,
+                        f"option {letter} drawn at temperature {temperature}, "
+                        f"logprob {best[letter]:.2f}")  # fmt: skip
             letter = max(best, key=lambda k: best[k])
             return labels.index(letter), generation, f"option {letter}, logprob {best[letter]:.2f}"
     match = re.match(r"\s*\(?([A-Z])\b", generation.text.upper())
     if match and match.group(1) in labels:
         return labels.index(match.group(1)), generation, f"option {match.group(1)} (written)"
     return None, generation, f"no option letter in {generation.text[:20]!r}"
+
+
+def _draw(logprobs: dict[str, float], temperature: float, seed: int) -> str:
+    """One letter from softmax(logprob / temperature), reproducible for a seed."""
+    import math
+    import random
+
+    letters = sorted(logprobs)
+    top = max(logprobs.values())
+    weights = [math.exp((logprobs[k] - top) / temperature) for k in letters]
+    return random.Random(seed).choices(letters, weights=weights)[0]

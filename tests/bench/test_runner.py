@@ -209,3 +209,39 @@ def test_workers_share_the_work_and_seeds_do_not_depend_on_order(env):
         t.instance_id: task_seed(0, t.instance_id) for t in chosen
     }
     assert task_seed(1, chosen[0].instance_id) != task_seed(0, chosen[0].instance_id)
+
+
+def test_best_of_k_stops_at_the_first_verified_sample_and_records_each(env):
+    from bench.oracle import oracle_replies
+
+    home, config, tasks = env
+    task = by_id(tasks, "mean")
+    gold = oracle_replies(task)
+    runs: list[list[str]] = []
+
+    def reply(messages, options):
+        if not any(m.role == "assistant" for m in messages):
+            runs.append([])  # a run's first call: a new sample
+        if len(runs) == 1:  # sample 0 submits without a change, whatever it is told
+            return SUBMIT
+        runs[-1].append("x")
+        return gold[min(len(runs[-1]), len(gold)) - 1]
+
+    def backends(_task):
+        return FakeBackend([reply] * 40)
+
+    store = ResultStore(home.bench / "r" / "best", "best")
+    cfg = config.model_copy(update={"agent": config.agent.model_copy(update={"best_of": 3})})
+    runner = BenchRunner(home, cfg, backends, RunnerOptions())
+    result = runner.run([task], store, Arm("best"))[task.instance_id]
+    samples = result.extras["samples"]
+    # sample 0 failed, sample 1 (hot, another seed) verified: sampling stopped there
+    assert [s["agent_verified"] for s in samples] == [False, True]
+    assert [s["resolved"] for s in samples] == [False, True]
+    assert samples[0]["temperature"] == 0 and samples[1]["temperature"] == 0.7
+    assert samples[1]["seed"] == samples[0]["seed"] + 1
+    assert result.extras["pass@1"] is False and result.extras["pass@3"] is True
+    assert result.status == TaskStatus.RESOLVED and result.run_id == samples[1]["run_id"]
+    # both runs are stored; each verified sample is a learning source in a learn arm
+    runs = TrajectoryStore(home.runs)
+    assert {runs.load(s["run_id"]).run_id for s in samples} == {s["run_id"] for s in samples}

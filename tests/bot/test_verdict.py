@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from agent.home import Home
 from agent.types import Task, Trajectory
 from bot.verdict import (
+    LearnHookError,
     TrajectoryMissing,
     load_trajectory,
     record_verdict,
@@ -89,10 +90,26 @@ def test_concurrent_verdicts_never_corrupt_the_file(path):
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def test_learn_hook_seam(monkeypatch):
-    assert resolve_learn_hook() is None  # no memory.learn in this build
-    module = types.ModuleType("memory.learn")
-    module.learn = lambda trajectory, home: "learned"
-    monkeypatch.setitem(sys.modules, "memory.learn", module)
+def test_learn_hook_learns_on_the_runs_workspace_under_its_repo_id(monkeypatch, path):
+    import memory.learn
+
+    calls = []
+    monkeypatch.setattr(memory.learn, "learn",
+                        lambda repo, home, config, **kw: calls.append((repo, kw)) or "v1")  # fmt: skip
     hook = resolve_learn_hook()
-    assert hook is not None and hook(None, home=None) == "learned"
+    assert hook is not None
+    home = Home.resolve()
+    trajectory = load_trajectory(path)
+    with pytest.raises(LearnHookError, match="workspace is gone"):
+        hook(trajectory, home=home)
+    (home.worktrees / "run-1" / ".git").mkdir(parents=True)
+    assert hook(trajectory, home=home) == "v1"
+    assert calls == [(home.worktrees / "run-1", {"repo_id": "r-1"})]
+
+
+def test_without_memory_learn_there_is_no_hook(monkeypatch):
+    monkeypatch.setitem(sys.modules, "memory.learn", None)  # import raises ImportError
+    assert resolve_learn_hook() is None
+    module = types.ModuleType("memory.learn")
+    monkeypatch.setitem(sys.modules, "memory.learn", module)  # no `learn` in it
+    assert resolve_learn_hook() is None

@@ -206,3 +206,9 @@ def test_stored_files_do_not_change_when_the_source_folder_does(store, tmp_path)
     store.accept(REPO, version)
     handle = store.for_loading(REPO, BASE_HASH)
     assert (handle.path / "adapter_model.safetensors").read_bytes() == original
+
+
+def test_accept_records_the_gates_reason(store, adapter_dir):
+    version = propose(store, adapter_dir).version
+    store.accept(REPO, version, note="repo loss 1.0 → 0.5")
+    assert store.get(REPO, version).notes.endswith("accepted: repo loss 1.0 → 0.5")

@@ -4,15 +4,17 @@ from types import SimpleNamespace
 
 from agent.backends.base import BackendCapabilities, Generation
 from agent.backends.fake import FakeBackend
+from agent.config import EngramConfig
 from agent.policies.small import body_only, choose, def_head, fenced, function_end_stops
 from agent.types import ChatMessage
 
 ASK = [ChatMessage(role="user", content="Which? Answer with one letter (A, B, C).")]
 
 
-def ctx_with(script, **caps):
+def ctx_with(script, temperature: float = 0.0, **caps):
     backend = FakeBackend(script, capabilities=BackendCapabilities(**caps))
-    return SimpleNamespace(backend=backend, adapter=None)
+    config = EngramConfig.model_validate({"model": {"temperature": temperature}})
+    return SimpleNamespace(backend=backend, adapter=None, config=config)
 
 
 def test_the_pick_is_the_option_letter_with_the_highest_logprob():
@@ -22,6 +24,23 @@ def test_the_pick_is_the_option_letter_with_the_highest_logprob():
     assert pick == 1 and "option B" in note
     ((_, _, options),) = ctx.backend.calls
     assert options.max_new_tokens == 1 and options.top_logprobs == 20
+
+
+def test_an_exploring_sample_draws_its_pick_from_the_letters_distribution():
+    top = [[("A", -0.2), ("B", -1.0), ("C", -2.5)]]
+    picks = [
+        choose(ctx_with([Generation(text="A", top_logprobs=top)], temperature=0.7,
+                        logprobs=True), ASK, 3, seed=seed)[0]
+        for seed in range(60)
+    ]  # fmt: skip
+    # mostly the top option, but not only it; the same seed draws the same pick
+    assert picks.count(0) > picks.count(1) > 0 and set(picks) <= {0, 1, 2}
+    again = choose(ctx_with([Generation(text="A", top_logprobs=top)], temperature=0.7,
+                            logprobs=True), ASK, 3, seed=7)[0]  # fmt: skip
+    assert again == picks[7]
+    greedy = {choose(ctx_with([Generation(text="A", top_logprobs=top)], logprobs=True), ASK, 3,
+                     seed=seed)[0] for seed in range(10)}  # fmt: skip
+    assert greedy == {0}
 
 
 def test_without_logprobs_the_written_letter_is_read():
