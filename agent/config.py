@@ -44,6 +44,16 @@ class ModelSection(Section):
         default="OPENAI_API_KEY", description="name of the env var holding the key (never the key)"
     )
     threads: int = Field(default=0, ge=0, description="CPU threads; 0 = all cores")
+    # Measured in docs/llamacpp.md: a merged Q8_0 model decodes at the base model's speed
+    # (the runtime LoRA costs 11-15 % per token) and agrees with transformers as closely.
+    adapter_mode: Literal["runtime", "merged"] = Field(
+        default="merged",
+        description="llamacpp: apply a repo adapter at runtime, or merge it into a model of its own",
+    )
+    merged_type: str = Field(
+        default="Q8_0",
+        description="llamacpp, merged mode: the merged model's quantization (base = the GGUF's own)",
+    )
 
 
 # The sandbox owns its settings type (it is the bottom layer and cannot import agent).

@@ -73,13 +73,14 @@ class FeatureCollector:
     def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
         from probes.collect import rows_from_trajectory
         from probes.dataset import write_shard
-        from probes.labels import HALLUCINATED
+        from probes.labels import CLEAN, HALLUCINATED
 
         recorder = ctx.scratch["recorder"]
         shard = rows_from_trajectory(trajectory, recorder.records, self._labeler(ctx),
                                      recorder.layer)  # fmt: skip
         ctx.extras["probe_rows"] = len(shard.rows)
         ctx.extras["probe_hallucinated"] = sum(r.label == HALLUCINATED for r in shard.rows)
+        ctx.extras["probe_clean"] = sum(r.label == CLEAN for r in shard.rows)
         if recorder.missing:
             ctx.extras["probe_missing"] = len(recorder.missing)
         if shard.rows:

@@ -15,10 +15,15 @@ token than transformers in bf16, docs/llamacpp.md) and keeps what the agent reli
   protocol's `hidden` means); rows are aligned as in `hf` (row i is the state at the
   position that predicted token i). They match `hf`'s features to a cosine of ~0.9998
   (different quantisation of the same weights).
-- **Per-repository LoRA adapters**: `load_adapter(name, peft_dir)` converts the PEFT
-  adapter once with llama.cpp's own converter (`lora_gguf.py`, cached as `adapter.gguf`
-  next to it) and loads it on the model; `generate(adapter=name)` applies it to the
-  context for the call. Switching adapters never reloads the base model.
+- **Per-repository LoRA adapters**, two ways (`adapter_mode`):
+  `runtime` — `load_adapter(name, peft_dir)` converts the PEFT adapter once with
+  llama.cpp's own converter (`lora_gguf.py`, cached as `adapter.gguf` next to it) and
+  loads it on the model; `generate(adapter=name)` applies it to the context for the
+  call. Switching adapters never reloads the base model; each token pays the LoRA's
+  extra matmuls. `merged` — `load_adapter` builds (once, `merged_gguf.py`) and loads a
+  GGUF with the adapter merged into the weights, with its own context;
+  `generate(adapter=name)` runs that model at the base model's speed. Loading it is a
+  model load (a second GGUF in memory); the base model stays loaded.
 - **A prompt-prefix KV cache.** The agent re-sends a growing conversation; the context
   keeps the KV entries of the last prompt and reply, and the next call evaluates only
   what follows the longest common prefix. The cache belongs to one adapter: a call with
@@ -53,6 +58,7 @@ from agent.types import ChatMessage, TokenUsage
 
 if TYPE_CHECKING:
     from agent.backends.llamacpp_lib import LlamaContext, LlamaModel, LoraAdapter
+    from agent.backends.merged_gguf import BuildTimes
     from agent.backends.textstream import TextCallback
     from agent.config import ModelSection
     from agent.home import Home
@@ -110,6 +116,21 @@ def resolve_gguf(ref: str, models_dir: Path) -> GgufModel:
     return GgufModel(resolved.path, None, resolved.model_id, None)
 
 
+ADAPTER_MODES = ("runtime", "merged")
+
+
+@dataclass
+class _Merged:
+    """An adapter in `merged` mode: its own model (base + adapter) and context."""
+
+    source: Path  # the PEFT folder
+    gguf: Path
+    model: LlamaModel
+    ctx: LlamaContext
+    build: BuildTimes
+    load_seconds: float
+
+
 @dataclass
 class PrefixCacheStats:
     """Prompt tokens asked for vs evaluated, over the backend's life (and the last call)."""
@@ -161,9 +182,17 @@ class LlamaCppBackend:
         models_dir: Path | None = None,
         home_root: Path | None = None,
         prefix_cache: bool = True,
+        adapter_mode: str = "runtime",
+        merged_type: str = "base",
     ):
         from agent.backends.llamacpp_lib import LayerTap, LlamaContext, LlamaModel, lib
 
+        if adapter_mode not in ADAPTER_MODES:
+            raise ValueError(f"adapter_mode must be one of {ADAPTER_MODES}, not {adapter_mode!r}")
+        if merged_type != "base":
+            from agent.backends.merged_gguf import file_type_named
+
+            file_type_named(merged_type)  # a ValueError now rather than at the first adapter
         lib()  # a clear BackendError first where llama-cpp-python is missing
         if models_dir is None:
             from agent.home import Home
@@ -176,6 +205,9 @@ class LlamaCppBackend:
         self.model_sha256 = self.source.sha256
         self.home_root = home_root
         self.prefix_cache = prefix_cache
+        self.adapter_mode = adapter_mode
+        self.merged_type = merged_type
+        self.context_tokens_asked = context_tokens
         self.threads = threads if threads > 0 else (os.cpu_count() or 1)
         self._model: LlamaModel | None = LlamaModel(self.source.gguf)
         template = self._model.chat_template
@@ -184,11 +216,15 @@ class LlamaCppBackend:
         self._template = template
         self._specials = self._model.special_tokens()
         self._tap = LayerTap()
-        self._ctx: LlamaContext | None = LlamaContext(
+        self._base_ctx: LlamaContext | None = LlamaContext(
             self._model, n_ctx=context_tokens, n_threads=self.threads, tap=self._tap
         )
+        # The context whose KV cache `_kv` describes: the base model's, or a merged
+        # adapter's model's.
+        self._ctx: LlamaContext | None = self._base_ctx
         self._lock = threading.RLock()
         self._adapters: dict[str, tuple[Path, LoraAdapter]] = {}
+        self._merged: dict[str, _Merged] = {}
         self._kv: list[int] = []  # tokens whose KV entries the context holds, from position 0
         self._kv_adapter: str | None = None
         self._last: _Prefilled | None = None
@@ -201,7 +237,9 @@ class LlamaCppBackend:
 
         home = home or Home.resolve()
         return cls(section.name, threads=section.threads, context_tokens=section.context_tokens,
-                   models_dir=home.models, home_root=home.root)  # fmt: skip
+                   models_dir=home.models, home_root=home.root,
+                   adapter_mode=section.adapter_mode,
+                   merged_type=section.merged_type)  # fmt: skip
 
     # ------------------------------------------------------------------ facts
     @property
@@ -218,11 +256,19 @@ class LlamaCppBackend:
 
     @property
     def context_tokens(self) -> int:
-        return self._require_ctx().n_ctx
+        return self._require_base_ctx().n_ctx
 
     @property
     def adapters(self) -> dict[str, Path]:
-        return {name: path for name, (path, _) in self._adapters.items()}
+        loaded = {name: path for name, (path, _) in self._adapters.items()}
+        loaded.update({name: merged.source for name, merged in self._merged.items()})
+        return loaded
+
+    def merged_info(self, name: str) -> tuple[Path, BuildTimes, float]:
+        """A merged adapter's GGUF, its build times (zeros: it was cached) and the
+        seconds its model took to load."""
+        merged = self._merged[name]
+        return merged.gguf, merged.build, merged.load_seconds
 
     # ------------------------------------------------------------------ prompt
     def render(self, messages: list[ChatMessage], tools: ToolList | None = None) -> str:
@@ -242,7 +288,8 @@ class LlamaCppBackend:
 
     # ------------------------------------------------------------------ adapters
     def load_adapter(self, name: str, path: Path) -> None:
-        """Load a PEFT LoRA adapter (converted to GGUF once); an existing `name` is replaced."""
+        """Load a PEFT LoRA adapter (converted to GGUF once, or merged into a model of its
+        own once in `merged` mode); an existing `name` is replaced."""
         from agent.backends.llamacpp_lib import LoraAdapter
         from agent.backends.lora_gguf import gguf_adapter
 
@@ -254,6 +301,9 @@ class LlamaCppBackend:
                     "(../hf/, written by `engram models fetch`): llama.cpp's converter reads "
                     "the base model's config from it"
                 )
+            if self.adapter_mode == "merged":
+                self._load_merged(name, Path(path))
+                return
             converted = gguf_adapter(Path(path), self.source.hf_dir, self.home_root,
                                      report=lambda _text: None)  # fmt: skip
             handle = LoraAdapter(model, converted)
@@ -261,10 +311,59 @@ class LlamaCppBackend:
                 self._drop_adapter(name)
             self._adapters[name] = (Path(path), handle)
 
+    def _load_merged(self, name: str, path: Path) -> None:
+        from agent.backends.llamacpp_lib import LlamaContext, LlamaModel
+        from agent.backends.merged_gguf import file_type_named, merged_gguf
+
+        base = self._require_model()
+        if self.merged_type != "base":
+            file_type: int | None = file_type_named(self.merged_type)
+        else:
+            file_type = base.file_type
+        if file_type is None:
+            raise BackendError(f"{self.source.gguf.name} does not say its file type "
+                               "(general.file_type); use model.adapter_mode = runtime")  # fmt: skip
+        assert self.source.hf_dir is not None
+        gguf, build = merged_gguf(path, self.source.hf_dir, self._base_sha256(), file_type,
+                                  threads=self.threads, home_root=self.home_root,
+                                  report=lambda _text: None)  # fmt: skip
+        started = time.perf_counter()
+        model = LlamaModel(gguf)
+        try:
+            if (model.n_vocab, model.n_layer, model.n_embd) != (base.n_vocab, base.n_layer,
+                                                                  base.n_embd):  # fmt: skip
+                raise BackendError(f"{gguf} is not a merge of {self.source.gguf.name}: "
+                                   "its shape differs; delete it to rebuild")  # fmt: skip
+            ctx = LlamaContext(model, n_ctx=self.context_tokens_asked, n_threads=self.threads,
+                               tap=self._tap)  # fmt: skip
+        except BaseException:
+            model.close()
+            raise
+        seconds = time.perf_counter() - started
+        if name in self._adapters or name in self._merged:
+            self._drop_adapter(name)
+        self._merged[name] = _Merged(path, gguf, model, ctx, build, seconds)
+
+    def _base_sha256(self) -> str:
+        """The base GGUF's sha256 (from the model's manifest, else computed once)."""
+        if self.model_sha256:
+            return self.model_sha256
+        import hashlib
+
+        digest = hashlib.sha256()
+        with self.source.gguf.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+        self.model_sha256 = digest.hexdigest()
+        return self.model_sha256
+
     def set_adapter_scale(self, name: str, scale: float) -> None:
         """Apply adapter `name` at `scale` from now on (1 is the adapter as trained;
         other values are for experiments such as checking the conversion)."""
         with self._lock:
+            if name in self._merged:
+                raise BackendError(f"adapter {name!r} is merged into its model: its scale is "
+                                   "fixed (use adapter_mode = runtime to vary it)")  # fmt: skip
             if name not in self._adapters:
                 raise BackendError(f"adapter {name!r} is not loaded")
             self._adapters[name][1].scale = float(scale)
@@ -274,15 +373,23 @@ class LlamaCppBackend:
     def unload_adapter(self, name: str) -> None:
         with self._lock:
             self._require_model()
-            if name not in self._adapters:
+            if name not in self._adapters and name not in self._merged:
                 raise BackendError(
-                    f"adapter {name!r} is not loaded (loaded: {sorted(self._adapters) or 'none'})"
+                    f"adapter {name!r} is not loaded (loaded: {sorted(self.adapters) or 'none'})"
                 )
             self._drop_adapter(name)
 
     def _drop_adapter(self, name: str) -> None:
+        if name in self._merged:
+            merged = self._merged.pop(name)
+            if self._ctx is merged.ctx:
+                self._forget_cache()
+                self._ctx = self._base_ctx
+            merged.ctx.close()
+            merged.model.close()
+            return
         _, handle = self._adapters.pop(name)
-        ctx = self._require_ctx()
+        ctx = self._require_base_ctx()
         if ctx.adapter is handle:
             ctx.set_adapter(None)
             self._forget_cache()
@@ -328,9 +435,9 @@ class LlamaCppBackend:
                     f"the prompt has {len(prompt)} tokens; the context holds {ctx.n_ctx} "
                     "(model.context_tokens)"
                 )
-            if adapter is not None and adapter not in self._adapters:
+            if adapter is not None and adapter not in self.adapters:
                 raise BackendError(
-                    f"adapter {adapter!r} is not loaded (loaded: {sorted(self._adapters) or 'none'})"
+                    f"adapter {adapter!r} is not loaded (loaded: {sorted(self.adapters) or 'none'})"
                 )
             grammar = self._grammar(options)
             try:
@@ -354,7 +461,7 @@ class LlamaCppBackend:
         this backend's distribution with another's (docs/llamacpp.md)."""
         prompt = self.encode(messages, tools)
         with self._lock:
-            if adapter is not None and adapter not in self._adapters:
+            if adapter is not None and adapter not in self.adapters:
                 raise BackendError(f"adapter {adapter!r} is not loaded")
             try:
                 logits, _ = self._prefill(prompt, adapter, None)
@@ -381,12 +488,12 @@ class LlamaCppBackend:
         from agent.backends.sampling import token_stats
 
         model = self._require_model()
-        ctx = self._require_ctx()
         self._tap.target = f"l_out-{layer}".encode() if layer is not None else None
         self._tap.error = None
         started = time.perf_counter()
         logits, hidden = self._prefill(prompt, adapter, layer)
         prefill_s = time.perf_counter() - started
+        ctx = self._require_ctx()  # after the prefill: it chose the context (merged adapters)
         trace = _Trace()
         allowed = grammar.allowed if grammar is not None else None
         mask = grammar.mask if grammar is not None else None
@@ -419,17 +526,22 @@ class LlamaCppBackend:
     def _prefill(self, prompt: list[int], adapter: str | None, layer: int | None
                  ) -> tuple[Any, Any]:  # fmt: skip
         """Bring the KV cache to `prompt`; the logits (and layer row) of its last position."""
-        ctx = self._require_ctx()
         stats = self.cache_stats
         stats.requests += 1
         stats.prompt_tokens += len(prompt)
         stats.last_prompt_tokens = len(prompt)
-        if adapter != self._kv_adapter or not self.prefix_cache:
+        merged = self._merged.get(adapter) if adapter is not None else None
+        wanted = merged.ctx if merged is not None else self._require_base_ctx()
+        if adapter != self._kv_adapter or wanted is not self._ctx or not self.prefix_cache:
             self._forget_cache()
+            self._ctx = wanted
+            self._forget_cache()  # the newly chosen context may hold an older call's entries
             self._kv_adapter = adapter
+        ctx = self._require_ctx()
         # Always: a no-op when already applied, and after a failed call the context may
         # still hold another adapter than the (cleared) cache says.
-        ctx.set_adapter(self._adapters[adapter][1] if adapter is not None else None)
+        runtime = self._adapters.get(adapter) if adapter is not None else None
+        ctx.set_adapter(runtime[1] if runtime is not None else None)
         last = self._last
         if (last is not None and last.prompt == prompt and last.adapter == adapter
                 and last.layer == layer and len(self._kv) >= len(prompt)):  # fmt: skip
@@ -514,9 +626,14 @@ class LlamaCppBackend:
     def close(self) -> None:
         """Free the context, the adapters and the model. Idempotent."""
         with self._lock:
-            if self._ctx is not None:
-                self._ctx.close()
-                self._ctx = None
+            for merged in self._merged.values():
+                merged.ctx.close()
+                merged.model.close()
+            self._merged.clear()
+            self._ctx = None
+            if self._base_ctx is not None:
+                self._base_ctx.close()
+                self._base_ctx = None
             for _, handle in self._adapters.values():
                 handle.close()
             self._adapters.clear()
@@ -535,6 +652,11 @@ class LlamaCppBackend:
         if self._ctx is None:
             raise BackendError("this llamacpp backend was closed; open a new one")
         return self._ctx
+
+    def _require_base_ctx(self) -> LlamaContext:
+        if self._base_ctx is None:
+            raise BackendError("this llamacpp backend was closed; open a new one")
+        return self._base_ctx
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -99,6 +99,24 @@ class LlamaModel:
         raw = lib().llama_model_chat_template(self.ptr, None)
         return raw.decode("utf-8") if raw else None
 
+    def meta(self, key: str) -> str | None:
+        """A GGUF metadata value as text (`general.file_type` → "15"), or None."""
+        llama = lib()
+        buf = ctypes.create_string_buffer(256)
+        n = llama.llama_model_meta_val_str(self.ptr, key.encode(), buf, len(buf))
+        if n < 0:
+            return None
+        if n >= len(buf):
+            buf = ctypes.create_string_buffer(n + 1)
+            llama.llama_model_meta_val_str(self.ptr, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    @property
+    def file_type(self) -> int | None:
+        """llama.cpp's `llama_ftype` of the weights (15: Q4_K_M), from the metadata."""
+        value = self.meta("general.file_type")
+        return int(value) if value is not None and value.isdigit() else None
+
     def special_tokens(self) -> dict[str, str]:
         """bos/eos token texts, as chat templates expect them."""
         llama = lib()
@@ -146,6 +164,22 @@ class LlamaModel:
         if self.ptr:
             lib().llama_model_free(self.ptr)
             self.ptr = None
+
+
+def quantize(source: Path, out: Path, file_type: int, threads: int) -> None:
+    """Quantize the GGUF `source` (f16/bf16/f32 weights) to llama.cpp's `file_type`
+    (a `llama_ftype`, e.g. 15 = Q4_K_M) at `out`, choosing per-tensor types exactly as
+    `llama-quantize` does (k-quants fall back where a row length is not a multiple of
+    256, some tensors get more bits)."""
+    llama = lib()
+    params = llama.llama_model_quantize_default_params()
+    params.nthread = threads
+    params.ftype = file_type
+    code = llama.llama_model_quantize(str(source).encode(), str(out).encode(),
+                                      ctypes.byref(params))  # fmt: skip
+    if code != 0 or not Path(out).is_file():
+        raise BackendError(f"llama.cpp could not quantize {source} to file type {file_type} "
+                           f"(code {code})")  # fmt: skip
 
 
 class LoraAdapter:

@@ -76,8 +76,10 @@ def _targets(adapter_dir: Path, digest: str, home_root: Path | None) -> list[tup
     ]
 
 
-def convert(adapter_dir: Path, base_hf_dir: Path, out: Path, report: Report = print) -> float:
-    """Run llama.cpp's converter: `adapter_dir` (PEFT) → `out` (GGUF). Returns seconds."""
+def convert(adapter_dir: Path, base_hf_dir: Path, out: Path, report: Report = print,
+            outtype: str = OUTTYPE) -> float:  # fmt: skip
+    """Run llama.cpp's converter: `adapter_dir` (PEFT) → `out` (GGUF, tensors of
+    `outtype`: f16, or f32/bf16/q8_0 for experiments). Returns seconds."""
     import time
 
     from agent.backends.llamacpp_tools import SCRIPT, ensure_tools
@@ -92,7 +94,7 @@ def convert(adapter_dir: Path, base_hf_dir: Path, out: Path, report: Report = pr
            "PYTHONNOUSERSITE": "1"}  # fmt: skip
     env.pop("NO_LOCAL_GGUF", None)  # the script must use the gguf-py it ships with
     cmd = [sys.executable, str(tools / SCRIPT), "--base", str(base_hf_dir), "--outfile", str(out),
-           "--outtype", OUTTYPE, str(adapter_dir)]  # fmt: skip
+           "--outtype", outtype, str(adapter_dir)]  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tools, env=env)
     if proc.returncode != 0 or not out.is_file():

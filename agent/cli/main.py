@@ -13,6 +13,7 @@ from agent.cli import (
     memory_cmd,
     models_cmd,
     probes_cmd,
+    probes_collect_cmd,
     run_cmd,
     runs_cmd,
     sandbox_cmd,
@@ -34,6 +35,7 @@ run_cmd.register(app, runs_cmd.app)
 app.add_typer(bot_cmd.app, name="bot")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(probes_cmd.app, name="probes")
+probes_collect_cmd.register(probes_cmd.app)
 app.add_typer(memory_cmd.app, name="memory")
 learn_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")

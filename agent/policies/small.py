@@ -455,8 +455,10 @@ def choose(
 ) -> tuple[int | None, Generation | None, str]:
     """The model's pick among `n` lettered options: the option letter with the highest
     next-token logprob (one forward pass), else the letter it writes; None if neither."""
+    # The probe layer too: a pick is a step the monitor assesses like any other.
     options = GenerationOptions(temperature=0.0, max_new_tokens=1, seed=seed,
-                                top_logprobs=20 if ctx.backend.capabilities.logprobs else 0)  # fmt: skip
+                                top_logprobs=20 if ctx.backend.capabilities.logprobs else 0,
+                                capture_layer=ctx.capture_layer)  # fmt: skip
     generation = ctx.backend.generate(messages, adapter=ctx.adapter, options=options)
     labels = LABELS[:n]
     if generation.top_logprobs:

@@ -43,6 +43,19 @@ def llamacpp_backend(embedded_model_dir):
 
 
 @pytest.fixture(scope="session")
+def llamacpp_merged_backend(embedded_model_dir):
+    """The llamacpp backend in `merged` adapter mode: each adapter is merged into a model
+    of its own (built once per adapter, next to it)."""
+    from agent.backends.llamacpp import LlamaCppBackend
+
+    threads = int(os.environ.get("ENGRAM_MODEL__THREADS", "0"))
+    backend = LlamaCppBackend(str(embedded_model_dir), threads=threads, context_tokens=4096,
+                              adapter_mode="merged")  # fmt: skip
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
 def lora_adapters(tmp_path_factory, embedded_model_dir) -> dict[str, Path]:
     """Two LoRA adapters of the embedded model with random (not zero) B matrices, so each
     visibly changes the output and the two differ from each other."""
@@ -81,8 +94,10 @@ def engram_server(tmp_path_factory, embedded_model_dir) -> str:
     home = tmp_path_factory.mktemp("serve-home")
     log_path = home / "serve.log"
     models = embedded_model_dir.parents[1]  # <models>/<name>/hf
+    # Runtime adapters: the contract's two test adapters are switched per request; merged
+    # mode (a model build per adapter) is covered by the `llamacpp_merged` backend.
     env = {**os.environ, "ENGRAM_HOME": str(home), "ENGRAM_MODELS": str(models),
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+           "HF_HUB_OFFLINE": "1", "ENGRAM_MODEL__ADAPTER_MODE": "runtime"}  # fmt: skip
     cmd = [
         sys.executable, "-c", "from agent.cli.main import main; main()", "serve",
         "--model", str(embedded_model_dir), "--served-model-name", SERVED_NAME,

@@ -1,7 +1,8 @@
 """The LLMBackend contract, checked against every implementation.
 
 `hf` runs the real embedded model in process; `llamacpp` runs its GGUF in process
-through llama.cpp; `openai` talks to a real `engram serve` started for the session (the
+through llama.cpp (`llamacpp_merged`: the same with adapters merged into models of their
+own, `slow`: each adapter is a real merge + conversion + quantization); `openai` talks to a real `engram serve` started for the session (the
 same model behind HTTP); `fake` takes part where the
 property means something for a scripted backend. Generations stay short (≤ 24 tokens:
 the model decodes ~11 tokens/s on two cores) and are shared through caches where a
@@ -30,6 +31,7 @@ WEATHER_TOOL = ToolSpec(
 REAL = [
     pytest.param("hf", marks=pytest.mark.model),
     pytest.param("llamacpp", marks=pytest.mark.model),
+    pytest.param("llamacpp_merged", marks=[pytest.mark.model, pytest.mark.slow]),
     pytest.param("openai", marks=pytest.mark.model),
 ]
 ALL = [pytest.param("fake"), *REAL]
@@ -56,12 +58,12 @@ def real_backend(request) -> LLMBackend:
     return _open(request, request.param)
 
 
-_reference: dict[tuple[str, str | None], Generation] = {}
+_reference: dict[tuple[str, str | None, str | None], Generation] = {}
 
 
 def reference(backend: LLMBackend, adapter: str | None = None) -> Generation:
     """The greedy N-token reply to PROMPT, generated once per backend and adapter."""
-    key = (backend.name, adapter)
+    key = (backend.name, getattr(backend, "adapter_mode", None), adapter)
     if key not in _reference:
         _reference[key] = backend.generate(PROMPT, adapter=adapter, options=greedy())
     return _reference[key]

@@ -164,3 +164,15 @@ def test_every_phase_in_the_docker_sandbox(small):
     h = small("docker")
     t = run(h, [PICK_A, FIXED])
     assert kept_actions(t) == HAPPY_ACTIONS and t.verification.passed
+
+
+def test_both_model_choices_capture_the_probe_layer(small):
+    """The pick and the edit are the run's model steps: the monitor needs features of
+    both (a probe collection records nothing for a step generated without them)."""
+    h = small()
+    handles = h.handles(None, backend=FakeBackend([PICK_A, FIXED], capabilities=CAPS))
+    handles.capture_layer = 3
+    t = h.runner.start(h.task, h.repo, handles)
+    assert t.exit_status == ExitStatus.SUBMITTED
+    choice_call, edit_call = h.backend.calls
+    assert choice_call[2].capture_layer == 3 and edit_call[2].capture_layer == 3
