@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections import Counter
@@ -30,15 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CAUSES = ("malformed", "repetition", "wrong location", "wrong edit", "premature submit")
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def bug_lines(checkout: Path, mutations: list[dict]) -> list[tuple[str, str]]:
@@ -147,6 +137,8 @@ def run_tasks(args: argparse.Namespace) -> None:
 
 
 def summarize(paths: list[str]) -> None:
+    from bench.stats import wilson
+
     rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line]
     by_policy: dict[str, list[dict]] = {}
     for row in rows:

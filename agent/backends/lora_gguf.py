@@ -57,7 +57,8 @@ def _stamp(adapter_dir: Path, version: str) -> dict[str, str]:
             "outtype": OUTTYPE}  # fmt: skip
 
 
-def _cached(gguf: Path, stamp_file: Path, want: dict[str, str]) -> bool:
+def stamp_matches(gguf: Path, stamp_file: Path, want: dict[str, str]) -> bool:
+    """Whether a cached build exists and was made from exactly `want` (its stamp)."""
     if not gguf.is_file() or not stamp_file.is_file():
         return False
     try:
@@ -119,7 +120,7 @@ def gguf_adapter(
     want = _stamp(adapter_dir, installed_version() or "none")
     targets = _targets(adapter_dir, want["source_sha256"], home_root)
     for gguf, stamp_file in targets:
-        if _cached(gguf, stamp_file, want):
+        if stamp_matches(gguf, stamp_file, want):
             return gguf
     for gguf, stamp_file in targets:
         try:

@@ -49,7 +49,7 @@ from pathlib import Path
 from agent import atomic
 from agent.backends.adapters import check_adapter_dir
 from agent.backends.base import BackendError
-from agent.backends.lora_gguf import adapter_digest
+from agent.backends.lora_gguf import adapter_digest, stamp_matches
 
 Report = Callable[[str], None]
 
@@ -105,15 +105,6 @@ def _stamp(adapter_dir: Path, base_sha256: str, file_type: int, version: str) ->
             "file_type": str(file_type), "llama_cpp_python": version}  # fmt: skip
 
 
-def _cached(gguf: Path, stamp_file: Path, want: dict[str, str]) -> bool:
-    if not gguf.is_file() or not stamp_file.is_file():
-        return False
-    try:
-        return json.loads(stamp_file.read_text()) == want
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
 def _targets(adapter_dir: Path, digest: str, file_type: int, home_root: Path | None
              ) -> list[tuple[Path, Path]]:  # fmt: skip
     from agent.home import engram_home
@@ -133,7 +124,7 @@ def cached_merged(adapter_dir: Path, base_sha256: str, file_type: int,
 
     want = _stamp(adapter_dir, base_sha256, file_type, installed_version() or "none")
     for gguf, stamp_file in _targets(adapter_dir, want["source_sha256"], file_type, home_root):
-        if _cached(gguf, stamp_file, want):
+        if stamp_matches(gguf, stamp_file, want):
             return gguf
     return None
 
@@ -165,7 +156,7 @@ def merged_gguf(
     want = _stamp(adapter_dir, base_sha256, file_type, installed_version() or "none")
     targets = _targets(adapter_dir, want["source_sha256"], file_type, home_root)
     for gguf, stamp_file in targets:
-        if _cached(gguf, stamp_file, want):
+        if stamp_matches(gguf, stamp_file, want):
             return gguf, BuildTimes()
     for gguf, stamp_file in targets:
         try:
