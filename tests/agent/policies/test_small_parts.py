@@ -14,7 +14,7 @@ ASK = [ChatMessage(role="user", content="Which? Answer with one letter (A, B, C)
 def ctx_with(script, temperature: float = 0.0, **caps):
     backend = FakeBackend(script, capabilities=BackendCapabilities(**caps))
     config = EngramConfig.model_validate({"model": {"temperature": temperature}})
-    return SimpleNamespace(backend=backend, adapter=None, config=config)
+    return SimpleNamespace(backend=backend, adapter=None, config=config, capture_layer=None)
 
 
 def test_the_pick_is_the_option_letter_with_the_highest_logprob():
