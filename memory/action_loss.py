@@ -3,8 +3,7 @@
 The repo evaluation's quick, deterministic half: for held-out verified demonstrations
 (`SelfEditStore` status `heldout`), the token-weighted mean CE (nats/token) of the
 assistant turns, for the base model or base + an adapter. Lower is better. Used by the
-gate (when the knowledge branch's `memory.repo_eval.next_action_loss` is present the
-gate uses that one; both compute the same quantity) and by ReST-EM to score variants.
+gate, by ReST-EM to score variants, and behind `memory.repo_eval.next_action_loss`.
 """
 
 from __future__ import annotations

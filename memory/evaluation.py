@@ -3,10 +3,9 @@
 `Evaluators.repo(adapter, version)` and `.general(adapter)` score the base model
 (adapter None) or base + the adapter folder. `ModelEvaluators` is the real one:
 
-- repo: closed-book repo questions (`memory.repo_eval.evaluate_repo`, the knowledge
-  side; skipped with a note where it is not installed or `qa=False`) and the held-out
-  next-action loss on verified demonstrations never trained on
-  (`memory.repo_eval.next_action_loss` where present, else `memory.action_loss`);
+- repo: closed-book repo questions (`memory.repo_eval.evaluate_repo`; off with
+  `qa=False`) and the held-out next-action loss on verified demonstrations never
+  trained on (`memory.action_loss`);
 - general: `memory.general_eval.evaluate_general` (HumanEval subset in the Docker
   sandbox, held-out code loss).
 
@@ -69,7 +68,6 @@ class ModelEvaluators:
         self.heldout_windows = heldout_windows
         self.qa = qa
         self.say = report or (lambda _m: None)
-        self.notes: list[str] = []
 
     # -- repo ------------------------------------------------------------------
 
@@ -80,30 +78,20 @@ class ModelEvaluators:
             scores["action_loss"] = self._action_loss(adapter)
             scores["action_examples"] = len(self.heldout)
         if self.qa:
-            try:
-                from memory.repo_eval import evaluate_repo
-            except ImportError:
-                self._note("repo questions skipped: memory.repo_eval is not installed")
-            else:
-                self.say("repo: closed-book questions")
-                result = evaluate_repo(self.repo_path, self.home, self.config,
-                                       repo_id=self.repo_id, version=version, lm=self.lm)  # fmt: skip
-                if result.questions:
-                    scores["qa_accuracy"] = result.correct / result.questions
-                    scores["qa_questions"] = result.questions
+            from memory.repo_eval import evaluate_repo
+
+            self.say("repo: closed-book questions")
+            result = evaluate_repo(self.repo_path, self.home, self.config,
+                                   repo_id=self.repo_id, version=version, lm=self.lm)  # fmt: skip
+            if result.questions:
+                scores["qa_accuracy"] = result.correct / result.questions
+                scores["qa_questions"] = result.questions
         return RepoScores(**scores)
 
     def _action_loss(self, adapter: Path | None) -> float:
-        try:
-            from memory.repo_eval import next_action_loss
-        except ImportError:
-            from memory.action_loss import demonstration_loss as next_action_loss
-        return float(next_action_loss(self.lm, adapter, self.heldout))
+        from memory.action_loss import demonstration_loss
 
-    def _note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-            self.say(text)
+        return float(demonstration_loss(self.lm, adapter, self.heldout))
 
     # -- general ---------------------------------------------------------------
 

@@ -5,8 +5,8 @@ One consolidation, under the repository's lock (`FileAdapterStore.lock`):
 1. settle leftovers: a candidate left by a consolidation that was killed before its gate
    is rejected with that reason (it never became current);
 2. collect the repo's verified runs not used yet (bootstrap demonstrations only with
-   `bootstrap=True`); each gives a demonstration (`memory.demonstrations`) and, where
-   `memory.notes` is installed, repo notes and question–answer pairs; with `rest_em=K`
+   `bootstrap=True`); each gives a demonstration (`memory.demonstrations`) and, from
+   `memory.notes`, repo notes and question–answer pairs; with `rest_em=K`
    the notes are sampled K times and the best-scoring set is kept (`memory.rest_em`);
 3. select (`memory.selection`: dedupe, one demonstration per task, a held-out share)
    and store them (`SelfEditStore`) *before* training, so a kill loses none;

@@ -183,35 +183,8 @@ def evaluate_repo(
 def next_action_loss(lm: PeftLM, adapter: Path | None, examples: list[list[ChatMessage]],
                      max_seq_len: int = 2048) -> float:  # fmt: skip
     """Token-weighted mean CE (nats/token) on the assistant tokens of `examples`, with the
-    adapter at `adapter` loaded under a private name (and unloaded after) or the base."""
-    import torch
+    adapter at `adapter` (loaded under a private name, unloaded after) or the base. One
+    implementation serves the gate, ReST-EM and this evaluation: `memory.action_loss`."""
+    from memory.action_loss import demonstration_loss
 
-    from memory.encoding import IGNORE, encode_chat
-
-    name = None
-    if adapter is not None:
-        name = f"{EVAL_ADAPTER}-next-action"
-        lm.load_adapter(name, adapter)
-    total = 0.0
-    count = 0
-    try:
-        with lm.active(name) as model, torch.inference_mode():
-            for messages in examples:
-                encoded = encode_chat(lm.tokenizer, messages, max_seq_len)
-                if encoded.n_targets == 0:
-                    continue
-                ids = torch.tensor([encoded.input_ids], device=lm.device)
-                labels = torch.tensor(encoded.labels[1:], device=lm.device)
-                logits = model(input_ids=ids).logits[0, :-1].float()
-                mask = labels != IGNORE
-                loss = torch.nn.functional.cross_entropy(
-                    logits[mask], labels[mask], reduction="sum"
-                )
-                total += float(loss)
-                count += int(mask.sum())
-    finally:
-        if name is not None:
-            lm.unload_adapter(name)
-    if count == 0:
-        raise ValueError("no assistant tokens to score: pass demonstrations with assistant turns")
-    return total / count
+    return demonstration_loss(lm, adapter, examples, max_seq_len)
