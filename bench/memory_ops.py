@@ -7,9 +7,11 @@ missing — a track never makes up a number. Tests drive the tracks with a fake.
 
 The pieces and where they come from:
 
-- `learn(repo, home, config) -> AdapterVersion | None`: consolidate the verified runs
-  stored under `home` into a new adapter version for the repo (memory: `engram learn`,
-  which also runs the gate). `repo` is the repository's clean checkout.
+- `learn(repo, home, config, bootstrap=False) -> AdapterVersion | None`: consolidate the
+  verified runs stored under `home` into a new adapter version for the repo (memory:
+  `engram learn`, which also runs the gate). `repo` is the repository's clean checkout.
+  Bootstrap demonstrations are learned from only with `bootstrap=True` (`engram learn
+  --bootstrap`), so a source's curve never mixes them with the agent's own runs.
 - `load_adapter(backend, home, repo_id) -> (name, version) | None`: the repo's current
   adapter, loaded into the backend (memory's `FileAdapterStore.for_loading`, which checks
   the version was trained on the backend's base model).
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from pydantic import Field
 
@@ -63,7 +65,8 @@ class KnowledgeScore(Model):
 
 
 class MemoryOps(Protocol):
-    def learn(self, repo: Path, home: Home, config: EngramConfig) -> AdapterVersion | None: ...
+    def learn(self, repo: Path, home: Home, config: EngramConfig,
+              bootstrap: bool = False) -> AdapterVersion | None: ...  # fmt: skip
 
     def load_adapter(
         self, backend: LLMBackend, home: Home, repo_id: str
@@ -94,16 +97,19 @@ def _missing(what: str, where: str, exc: ImportError) -> TrackUnavailable:
 class EngramMemory:
     """MemoryOps over memory's own modules (imported lazily, per call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
         self._lm = None
         self._lock = threading.Lock()
+        # learn's progress lines (training steps, gate) go to the run's log.
+        self.progress = progress
 
-    def learn(self, repo: Path, home: Home, config: EngramConfig) -> AdapterVersion | None:
+    def learn(self, repo: Path, home: Home, config: EngramConfig,
+              bootstrap: bool = False) -> AdapterVersion | None:  # fmt: skip
         try:
             from memory.learn import learn
         except ImportError as exc:
             raise _missing("consolidation (`learn`)", "memory.learn", exc) from exc
-        return learn(repo, home, config)
+        return learn(repo, home, config, bootstrap=bootstrap, progress=self.progress)
 
     def load_adapter(self, backend: LLMBackend, home: Home, repo_id: str) -> tuple[str, int] | None:
         if not backend.capabilities.adapters:

@@ -145,7 +145,7 @@ class Session:
         if self.memory is None:
             from bench.memory_ops import EngramMemory
 
-            self.memory = EngramMemory()
+            self.memory = EngramMemory(progress=self.note)
         return self.memory
 
     # -- cells --------------------------------------------------------------------

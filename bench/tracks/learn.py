@@ -192,7 +192,7 @@ class LearnTrack:
             return RoundRecord.model_validate_json(path.read_text())
         session.note(f"learn ({source}): consolidating after {verified} verified examples")
         started = time.monotonic()
-        version = self.ops.learn(clean, learn_home, session.config)
+        version = self.ops.learn(clean, learn_home, session.config, bootstrap=source == "bootstrap")
         record = RoundRecord(
             round=number, source=source, verified=verified, stream_position=position,
             adapter=version.model_dump(mode="json") if version is not None else None,

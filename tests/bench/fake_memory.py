@@ -20,12 +20,13 @@ class FakeMemory:
         self.general: list[tuple[str, int | None]] = []
         self.repo: list[tuple[str, int | None]] = []
 
-    def learn(self, repo: Path, home, config) -> AdapterVersion | None:
+    def learn(self, repo: Path, home, config, bootstrap: bool = False) -> AdapterVersion | None:
         eligible = sorted(t.task.id for t in TrajectoryStore(home.runs) if t.eligible_for_learning)
         all_runs = sorted(t.task.id for t in TrajectoryStore(home.runs))
         version = self.versions_by_home.get(str(home.root), 0) + 1
         self.versions_by_home[str(home.root)] = version
         self.learned.append({"repo": repo, "home": home.root, "eligible": eligible,
+                             "bootstrap": bootstrap,
                              "runs": all_runs, "demos": [i for h, i in self.demos
                                                          if h == str(home.root)]})  # fmt: skip
         return AdapterVersion(repo_id="stats", version=version, base_model_id="fake",

@@ -79,6 +79,8 @@ def test_each_source_learns_in_its_own_home_and_only_from_training_tasks(learned
     assert agent[-1]["demos"] == []
     # Bootstrap material only: no agent runs in that home.
     assert boot[-1]["eligible"] == [] and sorted(boot[-1]["demos"]) == sorted(TRAIN)
+    # Demonstrations are learned from only when asked for (`engram learn --bootstrap`).
+    assert all(c["bootstrap"] for c in boot) and not any(c["bootstrap"] for c in agent)
 
 
 def test_the_arms_use_the_memory_they_name(learned):
