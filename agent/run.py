@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,8 +122,8 @@ class Runner:
     def _checkpointer(self):
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        conn = sqlite3.connect(self.home.checkpoints, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(self.home.checkpoints, check_same_thread=False, timeout=30)
+        _enable_wal(conn)
         return SqliteSaver(conn)
 
     @staticmethod
@@ -303,3 +304,17 @@ class Runner:
         self.store.finish(trajectory)
         workspace.remove()
         return trajectory
+
+
+def _enable_wal(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch the checkpoint database to WAL. Two runs starting together on a fresh
+    database (bench workers) race for the switch, and SQLite answers the loser "database
+    is locked" at once instead of waiting on its busy handler: retry a while."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05 + 0.01 * attempt)
