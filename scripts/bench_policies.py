@@ -12,7 +12,7 @@ or not, pass@1 vs pass@k: a best-of-k row keeps sample 0's verdict as its pass@1
 Each finished task is appended to `--out` at once (a rerun skips tasks already there),
 so a long run can be summarised while it goes: `--summarize FILE [FILE …]`.
 
-The task's mutation sites (file, line) are read only here, after the run, to tell a
+The bug's lines (from the gold patch, `bench.taxonomy`) are read only after the run, to tell a
 wrong location from a wrong edit; the agent never sees them or the fix.
 """
 
@@ -28,54 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CAUSES = ("malformed", "repetition", "wrong location", "wrong edit", "premature submit")
-
-
-def bug_lines(checkout: Path, mutations: list[dict]) -> list[tuple[str, str]]:
-    """(file, the buggy line's text) of each mutation site, read from the base commit."""
-    out = []
-    for m in mutations:
-        try:
-            lines = (checkout / m["file"]).read_text().splitlines()
-            out.append((m["file"], lines[m["line"] - 1].strip()))
-        except (OSError, IndexError, KeyError):
-            continue
-    return out
-
-
-def classify(trajectory, sites: list[tuple[str, str]]) -> tuple[str | None, dict[str, int]]:
-    """The run's primary failure cause (None if resolved) and its step-level counts."""
-    steps = trajectory.steps
-    edits = [s for s in steps if s.kept and s.action and s.action.name in ("edit", "create")
-             and s.actor == "model"]  # fmt: skip
-    applied = [s for s in edits if s.observation and s.observation.ok]
-    malformed = sum(1 for s in steps if s.format_error) + len(edits) - len(applied)
-    repeats = sum(1 for s in steps if s.repeat_of is not None)
-    for s in steps:
-        for note in s.notes:
-            if note.startswith("loop guard:"):
-                repeats += int(note.split()[2])
-    counts = {"steps": len(steps), "malformed": malformed, "repeats": repeats,
-              "edits_applied": len(applied)}  # fmt: skip
-    if trajectory.verification and trajectory.verification.passed:
-        return None, counts
-    submitted = trajectory.exit_status == "submitted"
-    if submitted:
-        return "premature submit", counts
-    if not applied:
-        if malformed and malformed >= repeats:
-            return "malformed", counts
-        if repeats:
-            return "repetition", counts
-        return "wrong location", counts
-
-    def touches(step) -> bool:
-        args = step.action.arguments
-        text = str(args.get("old", "")) + str(args.get("content", ""))
-        path = str(args.get("path", ""))
-        return any(path.endswith(f) and line and line in text for f, line in sites)
-
-    return ("wrong edit" if any(touches(s) for s in applied) else "wrong location"), counts
+from bench.taxonomy import CAUSES, bug_sites, classify, step_counts  # noqa: E402
 
 
 def run_tasks(args: argparse.Namespace) -> None:
@@ -119,8 +72,7 @@ def run_tasks(args: argparse.Namespace) -> None:
                         lambda i, cfg, t=task, c=checkout, h=handles: Runner(home, cfg).start(t, c, h))  # fmt: skip
         wall = time.perf_counter() - started
         trajectory = found.winner
-        sites = bug_lines(checkout, [m.model_dump() for m in bt.mutations or []])
-        cause, counts = classify(trajectory, sites)
+        cause, counts = classify(trajectory, bug_sites(bt.patch)), step_counts(trajectory)
         row = {
             "task": bt.instance_id, "policy": handles.policy.name, "model": backend.model_id,
             "constrained": args.constrained, "best_of": args.best_of,
