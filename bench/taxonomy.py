@@ -85,20 +85,26 @@ def classify(trajectory: Trajectory, sites: list[tuple[str, str]]) -> str | None
 # -- a bench run's cells ----------------------------------------------------------------
 
 
-def _trajectories(run_dir: Path) -> dict[str, Path]:
-    """run id → its runs folder, for every agent run stored anywhere under the run."""
-    return {p.parent.name: p.parent.parent for p in run_dir.rglob("trajectory.json")}
+def _trajectories(run_dir: Path, runs_dirs: list[Path]) -> dict[str, Path]:
+    """run id → its runs folder: the runs stored under the run (learn homes) and, for
+    cells that keep theirs in the bench home (resolve), those of the given folders."""
+    found = {p.parent.name: p.parent.parent for p in run_dir.rglob("trajectory.json")}
+    for runs in runs_dirs:
+        found.update({p.parent.name: runs for p in runs.glob("*/trajectory.json")
+                      if p.parent.name not in found})  # fmt: skip
+    return found
 
 
-def run_taxonomy(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Per cell of a bench run: graded tasks, resolved, and the causes of the rest."""
+def run_taxonomy(run_dir: Path, runs_dirs: list[Path] | None = None) -> dict[str, dict[str, Any]]:
+    """Per cell of a bench run: graded tasks, resolved, and the causes of the rest.
+    `runs_dirs`: runs folders outside the run directory to look in for trajectories."""
     from bench.results import ResultStore, load_manifest
     from bench.tasks import load_tasks
     from memory.trajectories import TrajectoryStore
 
     manifest = load_manifest(run_dir)
     tasks: dict[str, BenchTask] = {t.instance_id: t for t in load_tasks(Path(manifest.tasks_file))}
-    where = _trajectories(run_dir)
+    where = _trajectories(run_dir, runs_dirs or [])
     cells: dict[str, dict[str, Any]] = {}
     for tasks_dir in sorted(run_dir.rglob("tasks")):
         inside = set(tasks_dir.relative_to(run_dir).parts)

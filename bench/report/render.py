@@ -78,18 +78,50 @@ def render_report(run_dir: Path, out: Path | None = None) -> ReportFiles:
         track = get_track(name)
         summaries[name] = track.summarise(view)
         plot_files[name] = track.plots(summaries[name], out)
+    causes, causes_missing = failure_causes(run_dir)
     report = {
         "run": m.model_dump(mode="json"),
         "rendered_at": utcnow().isoformat(),
         "tracks": summaries,
         "plots": plot_files,
+        "failure_causes": causes,
     }
     json_path = out / "report.json"
     atomic.write_text(json_path, json.dumps(report, indent=2, default=str) + "\n")
     lines = header(m, summaries)
     for name in m.tracks:
         lines += get_track(name).markdown(summaries[name], plot_files[name])
+    lines += causes_markdown(causes, causes_missing)
     md_path = out / "report.md"
     atomic.write_text(md_path, "\n".join(lines).rstrip() + "\n")
     pngs = [out / f for files in plot_files.values() for f in files.values()]
     return ReportFiles(out, json_path, md_path, pngs)
+
+
+def failure_causes(run_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """Per cell, the failed runs' primary causes (`bench.taxonomy`), or why there are none."""
+    from agent.home import Home
+    from bench.taxonomy import run_taxonomy
+
+    try:  # the resolve track keeps its runs in the bench home's runs/
+        return run_taxonomy(run_dir, [Home.resolve().runs]), None
+    except (OSError, ValueError) as exc:  # the task file moved, a trajectory unreadable
+        return {}, f"{type(exc).__name__}: {exc}"
+
+
+def causes_markdown(cells: dict[str, Any], missing: str | None) -> list[str]:
+    from bench.taxonomy import CAUSES
+
+    lines = ["## Failure causes", ""]
+    if missing:
+        return [*lines, f"Not counted: {missing}", ""]
+    if not cells:
+        return [*lines, "No graded runs yet.", ""]
+    lines += ["The primary cause of each graded, unresolved run, counted from its trajectory "
+              "(`bench/taxonomy.py`; the bug's lines come from the gold patch, after the run).",
+              ""]  # fmt: skip
+    extra = sorted({c for cell in cells.values() for c in cell["causes"]} - set(CAUSES))
+    rows = [[name, cell["graded"], cell["resolved"],
+             *[cell["causes"].get(c, 0) for c in (*CAUSES, *extra)]]
+            for name, cell in cells.items()]  # fmt: skip
+    return lines + md.table(["cell", "graded", "resolved", *CAUSES, *extra], rows) + [""]

@@ -12,6 +12,7 @@ from agent.config import load_config
 from agent.home import Home
 from bench.report.render import render_report
 from bench.session import resume_session, start_session
+from bench.taxonomy import CAUSES
 from tests.bench.conftest import STATS_REPO
 from tests.bench.fake_memory import FakeMemory
 from tests.bench.taskset import make_tasks, task_file
@@ -121,6 +122,18 @@ def test_the_report_keeps_the_sources_apart_and_shows_every_track(learned):
     for name in ("learn_curve_agent", "learn_curve_bootstrap", "forgetting", "knowledge"):
         png = report.directory / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_the_report_counts_a_cause_for_every_failed_run_from_its_trajectory(learned):
+    *_, report, _, _ = learned
+    causes = json.loads(report.json.read_text())["failure_causes"]
+    assert "learn/base" in causes and "learn/bootstrap/r01/adapter" in causes
+    for name, cell in causes.items():
+        assert cell["graded"] > 0, name
+        # Every unresolved run's trajectory was found and classified.
+        assert sum(cell["causes"].values()) == cell["graded"] - cell["resolved"], name
+        assert set(cell["causes"]) <= set(CAUSES), name
+    assert "## Failure causes" in report.markdown.read_text()
 
 
 def test_a_resumed_run_redoes_nothing(learned):
