@@ -5,6 +5,9 @@ the private homes the learn track keeps its learning material in.
   system prompt. The run records how many characters it was given.
 - `AdapterHook`: the repo's current adapter (under a given home) loaded into the shared
   backend once per cell and used by every run of the cell.
+- `FixedAdapterHook`: one given adapter version for every task, whatever its repo
+  (`engram bench run --adapter DIR`): how a repo's adapter does on *another* repo's
+  tasks, the transfer half of "repo memory or general skill".
 - `sub_home`: an ENGRAM_HOME of its own under the run directory (runs, adapters,
   notes), sharing the real home's models. The learn track learns in one per source, so
   what the agent learned from its own runs and what it learned from bootstrap
@@ -21,6 +24,7 @@ from agent.home import Home
 from agent.types import Trajectory
 from bench.grading import Grade
 from bench.memory_ops import MemoryOps
+from bench.results import BenchRunError
 from bench.runner import TaskContext
 
 NOTES_HEADING = "Notes about this repository, from earlier work in it:"
@@ -81,6 +85,44 @@ class AdapterHook:
         ctx.extras["adapter_version"] = chosen[1] if chosen else None
         if chosen is not None:
             ctx.handles.adapter, ctx.handles.adapter_version = chosen
+
+    def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
+        pass
+
+
+class FixedAdapterHook:
+    """Every task runs with the adapter version in `path` (a version folder of an adapter
+    store: the weights and their manifest.json), checked against the backend's base model."""
+
+    def __init__(self, path: Path):
+        from agent.types import AdapterVersion
+        from memory.adapter_store import MANIFEST
+
+        manifest = path / MANIFEST
+        if not manifest.is_file():
+            raise BenchRunError(f"{path} is not an adapter version (no {MANIFEST}); give a folder "
+                                "like ENGRAM_HOME/adapters/<repo>/v0001")  # fmt: skip
+        self.path = path
+        self.version = AdapterVersion.model_validate_json(manifest.read_text())
+        self._loaded: set[int] = set()
+        self._lock = threading.Lock()
+
+    def before(self, ctx: TaskContext) -> None:
+        v = self.version
+        name = f"{v.repo_id}-v{v.version}"
+        with self._lock:
+            if id(ctx.backend) not in self._loaded:
+                base = getattr(ctx.backend, "model_sha256", None)
+                if not ctx.backend.capabilities.adapters:
+                    raise BenchRunError(f"the {ctx.backend.name} backend cannot load adapters")
+                if base != v.base_model_hash:
+                    raise BenchRunError(f"adapter {name} was trained on another base model "
+                                        f"({v.base_model_id}) than the backend runs")  # fmt: skip
+                ctx.backend.load_adapter(name, self.path)
+                self._loaded.add(id(ctx.backend))
+        ctx.handles.adapter, ctx.handles.adapter_version = name, v.version
+        ctx.extras["adapter_version"] = v.version
+        ctx.extras["adapter_repo"] = v.repo_id
 
     def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
         pass

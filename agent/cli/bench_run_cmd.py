@@ -69,6 +69,9 @@ def run(
         "none,notes,adapter,both", "--arms", help="learn: memory arms evaluated per round"
     ),
     humaneval_n: int = typer.Option(8, "--humaneval-n", help="forget: HumanEval problems"),
+    adapter: Path = typer.Option(
+        None, "--adapter", help="resolve: this adapter version (folder) for every task, any repo"
+    ),
     no_report: bool = typer.Option(False, "--no-report", help="do not render the report"),
 ) -> None:
     """Run the agent on a task set: each task in a fresh sandbox, its diff graded in another.
@@ -104,6 +107,11 @@ def run(
         options = {"collect_probes": collect_probes, "learn_every": learn_every,
                    "learn_tasks": learn_tasks, "learn_sources": _split_list(learn_source) or ["agent"],
                    "arms": _split_list([arms]), "humaneval_n": humaneval_n}  # fmt: skip
+        if adapter is not None:
+            if not (adapter / "manifest.json").is_file():
+                fail(f"--adapter {adapter}: not an adapter version folder (no manifest.json); "
+                     "`engram memory list` shows the versions, under ENGRAM_HOME/adapters/<repo>/")  # fmt: skip
+            options["adapter"] = str(adapter.resolve())
         try:
             session = start_session(
                 h, tasks, config, tracks=chosen_tracks, split=split, limit=limit,

@@ -5,6 +5,9 @@ timeouts apart, format-error rate of the model's replies, steps, wall time per s
 into model / tools / monitor / framework (`Step.timings`), exit statuses, the grader's
 patch statuses, and the rate per task group, difficulty and mutation kind.
 
+With `--adapter DIR` every run uses that adapter version, whatever the task's repo
+(another repo's adapter on these tasks: transfer). Without it no adapter is loaded.
+
 With `--collect-probes` the runs' probe features are recorded (`bench.collect`) into the
 probe store's dataset, which `engram probes train` learns from.
 """
@@ -33,6 +36,10 @@ class ResolveTrack:
             from bench.collect import FeatureCollector, probe_dataset_dir
 
             hooks.append(FeatureCollector(probe_dataset_dir(session.home)))
+        if session.track_options.get("adapter"):
+            from bench.arms import FixedAdapterHook
+
+            hooks.append(FixedAdapterHook(Path(session.track_options["adapter"])))
         session.runner().run(session.tasks, session.store(), Arm("resolve", hooks=hooks))
 
     def summarise(self, view: RunView) -> dict[str, Any]:
