@@ -45,7 +45,7 @@ def auto_kind(section: ModelSection, home: Home | None = None) -> str:
 
     if not available() or _cuda_wanted(section.device):
         return "hf"
-    from agent.backends.llamacpp import resolve_gguf
+    from agent.backends.gguf_files import resolve_gguf
     from agent.home import Home
 
     try:
