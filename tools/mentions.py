@@ -219,7 +219,16 @@ def _inline(inner: str, start: int, out: Mentions, exts: frozenset[str], created
         for name in (bare, bare.rsplit("/", 1)[-1], bare.rsplit(".", 1)[-1]):
             out.defined.add(name)
         out.defined.add(bare.rstrip("/"))
-    if is_path(token, exts) or SLASH_PATH_RE.match(token):
+    if _NODE_ID.fullmatch(token):
+        # A pytest node id, `tests/test_x.py::TestY::test_z[param]`: a file, then names
+        # defined in it (not Python: `test_x.py` is no attribute access).
+        path, *names = token.split("::")
+        out.add(Mention(path, "path", True, start))
+        for name in names:
+            name = name.split("[", 1)[0]
+            shape: Shape = "class" if name[:1].isupper() else "identifier"
+            out.add(Mention(name, shape, True, start))
+    elif is_path(token, exts) or SLASH_PATH_RE.match(token):
         out.add(Mention(token.rstrip("/"), "path", True, start))
     elif re.fullmatch(rf"{IDENT}(?:\.{IDENT})+", bare):
         out.add(Mention(bare, "dotted", True, start, called=token.endswith("()")))
@@ -267,6 +276,8 @@ def _loose(text: str, offset: int, out: Mentions, exts: frozenset[str], code: bo
     for m in _CREATE_BARE.finditer(text):
         out.defined.add(m.group(1))
 
+
+_NODE_ID = re.compile(rf"[\w./-]+\.py(?:::{IDENT})+(?:\[[^\]]*\])?")
 
 _CREATE_BARE = re.compile(
     r"\b(?:add|adding|create|creating|introduce|introducing|define|defining|new)\s+"

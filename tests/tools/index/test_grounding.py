@@ -74,10 +74,21 @@ def test_found_names_say_where(mini_index):
         ),
         ("`slugify` is defined in `pkg/core.py`", "slugify in pkg/core.py", "function"),
         ("```diff\n--- a/pkg/motor.py\n+++ b/pkg/motor.py\n```", "pkg/motor.py", "path"),
+        # A repository function put on a class nobody has.
+        ("`Slugs.slugify` lowers text", "Slugs.slugify", "class"),
+        ("`pkg/motor.py::test_start` fails", "pkg/motor.py", "path"),
     ],
 )
 def test_missing_names_are_reported(check, text, name, kind):
     assert check(text)[name] == (False, kind)
+
+
+def test_a_pytest_node_id_is_a_file_and_the_names_in_it(check):
+    # `pkg/core.py::start` is no attribute `py` of `pkg/core`: the file, then its names.
+    assert check("run `pkg/core.py::start[x-1]` again") == {
+        "pkg/core.py": (True, "path"),
+        "start": (True, "function"),
+    }
 
 
 def test_a_wrong_location_says_where_the_name_really_is(mini_index):
@@ -109,6 +120,7 @@ def test_a_wrong_location_says_where_the_name_really_is(mini_index):
         "`pkg.lazy.whatever`",  # module __getattr__
         "```python\nresult = json.loads(text)\nresult.frobnicate()\n```",  # unknown type
         "```python\nclass T(unittest.TestCase):\n    def test(self):\n        self.assertEqual(1, 1)\n```",
+        "`HTTPError.code` is 404",  # a class-like head, and a member the repo lacks: unknowable
     ],
 )
 def test_external_and_unknowable_names_are_not_reported(check, text):
