@@ -4,7 +4,8 @@ the private homes the learn track keeps its learning material in.
 - `NotesHook`: the repo notes memory keeps (under a given home), appended to the
   system prompt. The run records how many characters it was given.
 - `AdapterHook`: the repo's current adapter (under a given home) loaded into the shared
-  backend once per cell and used by every run of the cell.
+  backend once per cell and used by every run of the cell; with `newest`, the newest
+  version even when the gate rejected it (the learn track's `candidate` arm).
 - `FixedAdapterHook`: one given adapter version for every task, whatever its repo
   (`engram bench run --adapter DIR`): how a repo's adapter does on *another* repo's
   tasks, the transfer half of "repo memory or general skill".
@@ -69,9 +70,10 @@ class NotesHook:
 
 
 class AdapterHook:
-    def __init__(self, ops: MemoryOps, home: Home):
+    def __init__(self, ops: MemoryOps, home: Home, newest: bool = False):
         self.ops = ops
         self.home = home
+        self.newest = newest
         self._loaded: dict[tuple[int, str], tuple[str, int] | None] = {}
         self._lock = threading.Lock()
 
@@ -80,7 +82,8 @@ class AdapterHook:
         key = (id(ctx.backend), ctx.repo_id)
         with self._lock:
             if key not in self._loaded:
-                self._loaded[key] = self.ops.load_adapter(ctx.backend, self.home, ctx.repo_id)
+                self._loaded[key] = self.ops.load_adapter(ctx.backend, self.home, ctx.repo_id,
+                                                          newest=self.newest)  # fmt: skip
             chosen = self._loaded[key]
         ctx.extras["adapter_version"] = chosen[1] if chosen else None
         if chosen is not None:

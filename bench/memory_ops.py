@@ -12,9 +12,10 @@ The pieces and where they come from:
   `engram learn`, which also runs the gate). `repo` is the repository's clean checkout.
   Bootstrap demonstrations are learned from only with `bootstrap=True` (`engram learn
   --bootstrap`), so a source's curve never mixes them with the agent's own runs.
-- `load_adapter(backend, home, repo_id) -> (name, version) | None`: the repo's current
-  adapter, loaded into the backend (memory's `FileAdapterStore.for_loading`, which checks
-  the version was trained on the backend's base model).
+- `load_adapter(backend, home, repo_id, newest=False) -> (name, version) | None`: the
+  repo's current adapter (or, with `newest`, its newest version whatever the gate said),
+  loaded into the backend (memory's `FileAdapterStore.for_loading`, which checks the
+  version was trained on the backend's base model).
 - `notes(home, repo_id) -> str | None`: the repo notes memory keeps, as prompt text.
 - `bootstrap(task, checkout, home, config) -> bool`: write a demonstration run of a
   training task (from its known fix) into `home` as learning material, labelled as a
@@ -70,7 +71,7 @@ class MemoryOps(Protocol):
               bootstrap: bool = False) -> AdapterVersion | None: ...  # fmt: skip
 
     def load_adapter(
-        self, backend: LLMBackend, home: Home, repo_id: str
+        self, backend: LLMBackend, home: Home, repo_id: str, newest: bool = False
     ) -> tuple[str, int] | None: ...
 
     def notes(self, home: Home, repo_id: str) -> str | None: ...
@@ -112,7 +113,8 @@ class EngramMemory:
             raise _missing("consolidation (`learn`)", "memory.learn", exc) from exc
         return learn(repo, home, config, bootstrap=bootstrap, progress=self.progress)
 
-    def load_adapter(self, backend: LLMBackend, home: Home, repo_id: str) -> tuple[str, int] | None:
+    def load_adapter(self, backend: LLMBackend, home: Home, repo_id: str,
+                     newest: bool = False) -> tuple[str, int] | None:  # fmt: skip
         if not backend.capabilities.adapters:
             raise TrackUnavailable(f"the {backend.name} backend cannot load adapters: the adapter "
                                    "arms need the hf backend (or one with adapters)")  # fmt: skip
@@ -123,7 +125,14 @@ class EngramMemory:
         from memory.adapter_store import FileAdapterStore
 
         # The store checks the version was trained on this very base model.
-        handle = FileAdapterStore(home.adapters).for_loading(repo_id, base_hash)
+        store = FileAdapterStore(home.adapters)
+        version = None
+        if newest:
+            versions = store.list(repo_id)
+            if not versions:
+                return None
+            version = max(v.version for v in versions)
+        handle = store.for_loading(repo_id, base_hash, version)
         if handle is None:
             return None
         name = f"{repo_id}-v{handle.manifest.version}"

@@ -66,7 +66,9 @@ def run(
         None, "--learn-source", help="learn: agent | bootstrap (each its own curve)"
     ),
     arms: str = typer.Option(
-        "none,notes,adapter,both", "--arms", help="learn: memory arms evaluated per round"
+        "none,notes,adapter,both",
+        "--arms",
+        help="learn: memory arms evaluated per round (also: candidate, the newest adapter ungated)",
     ),
     humaneval_n: int = typer.Option(8, "--humaneval-n", help="forget: HumanEval problems"),
     adapter: Path = typer.Option(

@@ -10,8 +10,10 @@ For each learning source (`--learn-source`, each its own curve, never mixed):
 
 After every k verified examples (`--learn-every`), and once more at the end of the
 stream if examples are left over, memory consolidates (`learn`, gate included) and
-the repo's *test* tasks are run for the arms: `notes` (notes in context), `adapter`,
-`both`. The `none` arm (no memory) does not change with learning, so it runs once
+the repo's *test* tasks are run for the arms: `notes` (notes in context), `adapter`
+(the current adapter: none while the gate has promoted none), `both`, and on request
+`candidate` (the round's newest adapter even when the gate rejected it: what the
+adapter would have done). The `none` arm (no memory) does not change with learning, so it runs once
 (`learn/base`) and is the curve's starting point for every arm.
 
 Each source learns in its own home under the run directory (`bench.arms.sub_home`):
@@ -54,7 +56,8 @@ if TYPE_CHECKING:
     from bench.session import Session
 
 SOURCES = ("agent", "bootstrap")
-ARMS = ("none", "notes", "adapter", "both")
+ARMS = ("none", "notes", "adapter", "both", "candidate")
+DEFAULT_ARMS = ("none", "notes", "adapter", "both")
 NO_MEMORY = {"memory.use_adapter": False}
 
 
@@ -110,7 +113,7 @@ class LearnTrack:
         opts = session.track_options
         every = int(opts.get("learn_every") or 5)
         sources = list(opts.get("learn_sources") or ["agent"])
-        arms = [a for a in (opts.get("arms") or ARMS) if a != "none"]
+        arms = [a for a in (opts.get("arms") or DEFAULT_ARMS) if a != "none"]
         unknown = [s for s in sources if s not in SOURCES] + [a for a in arms if a not in ARMS]
         if unknown:
             raise BenchRunError(f"unknown learn source/arm: {', '.join(unknown)}; sources are "
@@ -208,9 +211,11 @@ class LearnTrack:
             hooks = []
             if arm in ("adapter", "both"):
                 hooks.append(AdapterHook(self.ops, learn_home))
+            if arm == "candidate":  # the round's adapter even if the gate refused it
+                hooks.append(AdapterHook(self.ops, learn_home, newest=True))
             if arm in ("notes", "both"):
                 hooks.append(NotesHook(self.ops, learn_home))
-            flags = {} if arm in ("adapter", "both") else NO_MEMORY
+            flags = {} if arm in ("adapter", "both", "candidate") else NO_MEMORY
             runner.run(held_out, session.store("learn", source, f"r{number:02d}", arm),
                        Arm(arm, flags=flags, runs_home=eval_home, hooks=hooks))  # fmt: skip
 

@@ -17,6 +17,7 @@ class FakeMemory:
         self.versions_by_home: dict[str, int] = {}
         self.demos: list[tuple[str, str]] = []  # (home, instance id)
         self.loads: list[tuple[str, int]] = []
+        self.newest_loads = 0  # loads that asked for the newest version (candidate arm)
         self.general: list[tuple[str, int | None]] = []
         self.repo: list[tuple[str, int | None]] = []
 
@@ -32,7 +33,8 @@ class FakeMemory:
         return AdapterVersion(repo_id="stats", version=version, base_model_id="fake",
                               base_model_hash="h", status=AdapterStatus.ACCEPTED)  # fmt: skip
 
-    def load_adapter(self, backend, home, repo_id):
+    def load_adapter(self, backend, home, repo_id, newest: bool = False):
+        self.newest_loads += int(newest)
         version = self.versions_by_home.get(str(home.root))
         if not version:
             return None

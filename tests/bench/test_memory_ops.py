@@ -64,6 +64,17 @@ def test_the_current_version_is_loaded_from_the_store(home, tmp_path):
     assert [v.version for v in EngramMemory().versions(home, REPO)] == [version]
 
 
+def test_the_candidate_arm_loads_the_newest_version_even_a_rejected_one(home, tmp_path):
+    accepted = _store_version(home, tmp_path)
+    store = FileAdapterStore(home.adapters)
+    manifest = AdapterVersion(repo_id=REPO, version=0, base_model_id="m", base_model_hash=BASE)
+    rejected = store.propose(REPO, _adapter(tmp_path / "newer"), manifest).version
+    store.reject(REPO, rejected, reason="HumanEval fell")
+    memory = EngramMemory()
+    assert memory.load_adapter(_backend(BASE), home, REPO)[1] == accepted
+    assert memory.load_adapter(_backend(BASE), home, REPO, newest=True)[1] == rejected
+
+
 def test_an_adapter_of_another_base_model_is_refused(home, tmp_path):
     _store_version(home, tmp_path, base="b" * 64)
     with pytest.raises(AdapterStoreError, match="base model"):

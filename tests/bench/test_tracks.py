@@ -37,7 +37,7 @@ def learned(tmp_path_factory):
         config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
                                     "agent.repo_map_tokens": 0}).config  # fmt: skip
         options = {"learn_every": 2, "learn_sources": ["agent", "bootstrap"],
-                   "arms": ["notes", "adapter"], "humaneval_n": 8}  # fmt: skip
+                   "arms": ["notes", "adapter", "candidate"], "humaneval_n": 8}  # fmt: skip
         session = start_session(home, task_file(root / "tasks.jsonl", tasks), config,
                                 tracks=["knowledge", "learn", "forget"], oracle=True,
                                 options=options, name="learn", command=["engram", "bench"])  # fmt: skip
@@ -98,6 +98,17 @@ def test_the_arms_use_the_memory_they_name(learned):
         assert all(r["extras"]["notes_chars"] > 0 for r in notes)
     none = [json.loads(p.read_text()) for p in (base / "base" / "tasks").glob("*.json")]
     assert {r["adapter_version"] for r in none} == {None} and len(none) == len(TEST)
+
+
+def test_the_candidate_arm_asks_for_the_newest_version(learned):
+    _, session, fake, *_ = learned
+    for source in ("agent", "bootstrap"):
+        cell = session.run_dir / "learn" / source / "r02" / "candidate" / "tasks"
+        results = [json.loads(p.read_text()) for p in cell.glob("*.json")]
+        assert {r["instance_id"] for r in results} == TEST
+        assert {r["adapter_version"] for r in results} == {2}
+    # The oracle gives each task its own backend: one load per task, source and round.
+    assert fake.newest_loads == 2 * 2 * len(TEST)
 
 
 def test_forget_and_knowledge_evaluate_the_base_and_every_learned_version(learned):
