@@ -315,6 +315,13 @@ class LearnTrack:
                                for a in arms]])  # fmt: skip
             lines += md.table(["round", "verified", "adapter", "learn time", *arms], rows)
             lines.append("")
+            refused = [f"v{r['adapter_version']}" for r in entry["rounds"]
+                       if r["adapter_status"] not in (None, "accepted")]  # fmt: skip
+            if refused:
+                lines += [f"The gate did not promote {', '.join(refused)}: `adapter` and `both` "
+                          "run the current (promoted) adapter, the base model while there is "
+                          "none; the `candidate` arm, where it ran, is the round's own version.",
+                          ""]  # fmt: skip
             lines += md.image(f"learn_curve_{source}", plots_made, f"learning curve ({source})")
             lines += md.image(f"learn_arms_{source}", plots_made, f"arms ({source})")
         return lines
