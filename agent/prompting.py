@@ -143,3 +143,15 @@ def _merge_user_turns(messages: list[ChatMessage]) -> list[ChatMessage]:
         else:
             merged.append(message)
     return merged
+
+
+NOTES_HEADING = "Notes about this repository, from earlier work in it:"
+
+
+def with_repo_notes(system: str, notes: str | None) -> str:
+    """A system prompt with memory's notes about the repository after it (unchanged
+    when there are none). One wording for every policy, so a note reads the same to the
+    model whichever prompt it lands in."""
+    if not notes or not notes.strip():
+        return system
+    return f"{system.rstrip()}\n\n{NOTES_HEADING}\n{notes.strip()}\n"

@@ -99,6 +99,7 @@ class Handles:
     capture_layer: int | None = None
     policy: Policy = field(default_factory=FreeformPolicy)
     before_node: Callable[[str], None] | None = None
+    repo_notes: str | None = None  # memory's notes about the repo, for the prompts
 
 
 class Runner:
@@ -243,7 +244,7 @@ class Runner:
                 store=self.store, system_prompt=handles.system_prompt(tools, workspace),
                 adapter=handles.adapter, native_tools=handles.native_tools,
                 capture_layer=handles.capture_layer, events=handles.events, policy=handles.policy,
-                before_node=handles.before_node,
+                before_node=handles.before_node, repo_notes=handles.repo_notes,
             )  # fmt: skip
             handles.monitor.reset()
             handles.monitor.replay([s for s in steps_of(initial or graph.get_state(

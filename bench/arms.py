@@ -1,8 +1,8 @@
 """Memory arms: run hooks that give a task's run the repo's notes or its adapter, and
 the private homes the learn track keeps its learning material in.
 
-- `NotesHook`: the repo notes memory keeps (under a given home), appended to the
-  system prompt. The run records how many characters it was given.
+- `NotesHook`: the repo notes memory keeps (under a given home), handed to the run as
+  `repo_notes`; every policy puts them after its system prompt (`with_repo_notes`). The run records how many characters it was given.
 - `AdapterHook`: the repo's current adapter (under a given home) loaded into the shared
   backend once per cell and used by every run of the cell; with `newest`, the newest
   version even when the gate rejected it (the learn track's `candidate` arm).
@@ -27,8 +27,6 @@ from bench.grading import Grade
 from bench.memory_ops import MemoryOps
 from bench.results import BenchRunError
 from bench.runner import TaskContext
-
-NOTES_HEADING = "Notes about this repository, from earlier work in it:"
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,9 @@ class NotesHook:
     def before(self, ctx: TaskContext) -> None:
         text = self.ops.notes(self.home, ctx.repo_id)
         ctx.extras["notes_chars"] = len(text or "")
-        if not text:
-            return
-        original = ctx.handles.system_prompt
-
-        def with_notes(tools, workspace) -> str:
-            return f"{original(tools, workspace).rstrip()}\n\n{NOTES_HEADING}\n{text.strip()}\n"
-
-        ctx.handles.system_prompt = with_notes
+        # Every policy puts them in its own prompts (the small policy writes its own
+        # system messages, so a change to the run's system prompt would never reach it).
+        ctx.handles.repo_notes = text or None
 
     def after(self, ctx: TaskContext, trajectory: Trajectory, grade: Grade) -> None:
         pass

@@ -64,6 +64,8 @@ class RunContext:
     adapter: str | None = None
     native_tools: bool = False
     capture_layer: int | None = None
+    # Notes about the repository from memory; every policy puts them in its prompts.
+    repo_notes: str | None = None
     events: EventSink = lambda event: None
     # Per-process scratch: the last Generation (hidden states are not persisted).
     last_generation: Generation | None = None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from agent.backends.base import GenerationOptions
 from agent.graph.state import kept_steps
 from agent.policies.base import Proposal
-from agent.prompting import build_messages
+from agent.prompting import build_messages, with_repo_notes
 from agent.types import ExitStatus, Step, StepTimings, ToolSpec
 from tools.protocol import parse_reply
 
@@ -49,7 +49,7 @@ class FreeformPolicy:
         kept = kept_steps(state)
         budget = ctx.config.model.context_tokens - ctx.config.model.max_new_tokens
         messages = build_messages(
-            ctx.system_prompt, ctx.task, kept, state.get("notes", []), ctx.backend.count_tokens,
+            with_repo_notes(ctx.system_prompt, ctx.repo_notes), ctx.task, kept, state.get("notes", []), ctx.backend.count_tokens,
             budget, ctx.config.agent.keep_recent_steps, ctx.config.agent.observation_chars,
             native=ctx.native_tools,
         )  # fmt: skip

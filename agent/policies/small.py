@@ -31,6 +31,7 @@ from agent.backends.base import Generation, GenerationOptions
 from agent.graph.state import kept_steps
 from agent.policies.base import Proposal
 from agent.policies.localize import Candidate, is_test_path, rank_candidates
+from agent.prompting import with_repo_notes
 from agent.types import ChatMessage, ExitStatus, Step, StepTimings, TokenUsage
 from tools.types import TestOutcome, ToolCall
 
@@ -295,7 +296,10 @@ class SmallPolicy:
             f"Answer with one letter ({', '.join(LABELS[: len(options)])})."
         )
         return [
-            ChatMessage(role="system", content="You find bugs in Python repositories."),
+            ChatMessage(
+                role="system",
+                content=with_repo_notes("You find bugs in Python repositories.", ctx.repo_notes),
+            ),
             ChatMessage(role="user", content=user),
         ]
 
@@ -355,7 +359,10 @@ class SmallPolicy:
         )
         messages = [
             ChatMessage(
-                role="system", content="You fix bugs in Python code. Reply with code only."
+                role="system",
+                content=with_repo_notes(
+                    "You fix bugs in Python code. Reply with code only.", ctx.repo_notes
+                ),
             ),
             ChatMessage(role="user", content=user),
         ]

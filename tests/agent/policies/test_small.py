@@ -176,3 +176,27 @@ def test_both_model_choices_capture_the_probe_layer(small):
     assert t.exit_status == ExitStatus.SUBMITTED
     choice_call, edit_call = h.backend.calls
     assert choice_call[2].capture_layer == 3 and edit_call[2].capture_layer == 3
+
+
+def test_repo_notes_reach_both_model_prompts(small):
+    """Memory's notes go into the small policy's own system messages (it does not use the
+    run's system prompt): the bench's notes arm and `both` depend on it."""
+    h = small()
+    handles = h.handles(None, backend=FakeBackend([PICK_A, FIXED], capabilities=CAPS))
+    handles.repo_notes = "`add` in pkg/core.py sums two numbers."
+    t = h.runner.start(h.task, h.repo, handles)
+    assert t.exit_status == ExitStatus.SUBMITTED
+    for messages, _, _ in h.backend.calls:
+        system = messages[0]
+        assert system.role == "system" and system.content.endswith(
+            "Notes about this repository, from earlier work in it:\n"
+            "`add` in pkg/core.py sums two numbers.\n"
+        )
+    # Without notes the prompts are what they were.
+    h2 = small()
+    h2.runner.start(h2.task, h2.repo, h2.handles(None, backend=FakeBackend([PICK_A, FIXED],
+                                                                          capabilities=CAPS)))  # fmt: skip
+    assert [m[0][0].content for m in h2.backend.calls] == [
+        "You find bugs in Python repositories.",
+        "You fix bugs in Python code. Reply with code only.",
+    ]
