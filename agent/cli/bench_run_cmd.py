@@ -74,6 +74,11 @@ def run(
     adapter: Path = typer.Option(
         None, "--adapter", help="resolve: this adapter version (folder) for every task, any repo"
     ),
+    notes_from: Path = typer.Option(
+        None,
+        "--notes-from",
+        help="resolve: the repo notes kept in this ENGRAM_HOME, in every prompt",
+    ),
     no_report: bool = typer.Option(False, "--no-report", help="do not render the report"),
 ) -> None:
     """Run the agent on a task set: each task in a fresh sandbox, its diff graded in another.
@@ -114,6 +119,10 @@ def run(
                 fail(f"--adapter {adapter}: not an adapter version folder (no manifest.json); "
                      "`engram memory list` shows the versions, under ENGRAM_HOME/adapters/<repo>/")  # fmt: skip
             options["adapter"] = str(adapter.resolve())
+        if notes_from is not None:
+            if not notes_from.is_dir():
+                fail(f"--notes-from {notes_from}: no such folder (give an ENGRAM_HOME)")
+            options["notes_from"] = str(notes_from.resolve())
         try:
             session = start_session(
                 h, tasks, config, tracks=chosen_tracks, split=split, limit=limit,

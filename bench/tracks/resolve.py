@@ -7,6 +7,8 @@ patch statuses, and the rate per task group, difficulty and mutation kind.
 
 With `--adapter DIR` every run uses that adapter version, whatever the task's repo
 (another repo's adapter on these tasks: transfer). Without it no adapter is loaded.
+With `--notes-from HOME` every run gets the repo notes kept in that ENGRAM_HOME (a
+learn track's home, say), as the learn track's `notes` arm does.
 
 With `--collect-probes` the runs' probe features are recorded (`bench.collect`) into the
 probe store's dataset, which `engram probes train` learns from.
@@ -40,6 +42,15 @@ class ResolveTrack:
             from bench.arms import FixedAdapterHook
 
             hooks.append(FixedAdapterHook(Path(session.track_options["adapter"])))
+        if session.track_options.get("notes_from"):
+            from agent.home import Home
+            from bench.arms import NotesHook
+
+            hooks.append(
+                NotesHook(
+                    session.memory_ops(), Home(root=Path(session.track_options["notes_from"]))
+                )
+            )
         session.runner().run(session.tasks, session.store(), Arm("resolve", hooks=hooks))
 
     def summarise(self, view: RunView) -> dict[str, Any]:
