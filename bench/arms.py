@@ -2,7 +2,8 @@
 the private homes the learn track keeps its learning material in.
 
 - `NotesHook`: the repo notes memory keeps (under a given home), handed to the run as
-  `repo_notes`; every policy puts them after its system prompt (`with_repo_notes`). The run records how many characters it was given.
+  `repo_notes`; every policy puts them after its system prompt (`with_repo_notes`).
+  The run records how many characters it was given.
 - `AdapterHook`: the repo's current adapter (under a given home) loaded into the shared
   backend once per cell and used by every run of the cell; with `newest`, the newest
   version even when the gate rejected it (the learn track's `candidate` arm).
@@ -86,6 +87,12 @@ class AdapterHook:
         pass
 
 
+class AdapterRefused(BenchRunError):
+    """The given adapter cannot run on this backend: the whole cell stops, not each task."""
+
+    stops_run = True
+
+
 class FixedAdapterHook:
     """Every task runs with the adapter version in `path` (a version folder of an adapter
     store: the weights and their manifest.json), checked against the backend's base model."""
@@ -110,9 +117,9 @@ class FixedAdapterHook:
             if id(ctx.backend) not in self._loaded:
                 base = getattr(ctx.backend, "model_sha256", None)
                 if not ctx.backend.capabilities.adapters:
-                    raise BenchRunError(f"the {ctx.backend.name} backend cannot load adapters")
+                    raise AdapterRefused(f"the {ctx.backend.name} backend cannot load adapters")
                 if base != v.base_model_hash:
-                    raise BenchRunError(f"adapter {name} was trained on another base model "
+                    raise AdapterRefused(f"adapter {name} was trained on another base model "
                                         f"({v.base_model_id}) than the backend runs")  # fmt: skip
                 ctx.backend.load_adapter(name, self.path)
                 self._loaded.add(id(ctx.backend))

@@ -50,8 +50,9 @@ def test_every_task_of_any_repo_runs_with_the_given_version(tmp_path):
 
 def test_an_adapter_of_another_base_model_stops_the_run(tmp_path):
     hook = FixedAdapterHook(version_dir(tmp_path, base_hash="other-sha"))
-    with pytest.raises(BenchRunError, match="another base model"):
+    with pytest.raises(BenchRunError, match="another base model") as refused:
         hook.before(context(backend(), "repo-toolz"))
+    assert refused.value.stops_run  # the cell stops; not one harness error per task
 
 
 def test_a_folder_that_is_not_an_adapter_version_is_refused(tmp_path):
