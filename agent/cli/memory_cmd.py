@@ -22,6 +22,18 @@ def _open(repo: Path):
     return identity, FileAdapterStore(h.adapters), h
 
 
+def _version_or_current(store, repo_id: str, version: int | None) -> int:
+    """The version asked for, or the repo's current one (a clear error when it has none)."""
+    if version is not None:
+        return version
+    from agent.cli.common import fail
+
+    current = store.current(repo_id)
+    if current is None:
+        fail(f"{repo_id} has no current adapter; name a version (`engram memory list`)")
+    return current.version
+
+
 def _metric(metrics: dict[str, float], key: str, fmt: str = "{:.3f}") -> str:
     return fmt.format(metrics[key]) if key in metrics else "-"
 
@@ -66,14 +78,9 @@ def list_versions(repo: Path = REPO, as_json: bool = typer.Option(False, "--json
 def show(version: int = typer.Argument(None, help="default: the current version"),
          repo: Path = REPO) -> None:  # fmt: skip
     """One version's manifest: data, hyperparameters, every metric and the gate's reason."""
-    from agent.cli.common import fail
 
     identity, store, _ = _open(repo)
-    if version is None:
-        current = store.current(identity.id)
-        if current is None:
-            fail(f"{identity.id} has no current adapter; name a version (`engram memory list`)")
-        version = current.version
+    version = _version_or_current(store, identity.id, version)
     print(store.get(identity.id, version).model_dump_json(indent=2))  # plain JSON, no markup
 
 
@@ -125,14 +132,10 @@ def export(
     import tarfile
     import tempfile
 
-    from agent.cli.common import console, fail
+    from agent.cli.common import console
 
     identity, store, _ = _open(repo)
-    if version is None:
-        current = store.current(identity.id)
-        if current is None:
-            fail(f"{identity.id} has no current adapter; name a version (`engram memory list`)")
-        version = current.version
+    version = _version_or_current(store, identity.id, version)
     manifest = store.get(identity.id, version)  # VersionNotFound says what to do
     folder = store.version_path(identity.id, version)
     name = f"{identity.id}-v{version:04d}"
