@@ -123,3 +123,13 @@ def test_learn_refuses_an_evaluation_size_that_overlaps_replay(world):
     repo, _, home, _ = world
     done = engram(home, "learn", "--repo", str(repo), "--humaneval-n", "7")
     assert done.returncode == 2 and "--humaneval-n" in done.stderr
+
+
+def test_show_and_export_without_a_current_version_say_to_name_one(tmp_path):
+    repo = make_git_repo(tmp_path / "fresh", {"pkg/mem.py": "X = 1\n"})
+    home = Home(tmp_path / "empty-home")
+    for command in (["show"], ["export", "--out", str(tmp_path / "x.tar.gz")]):
+        done = engram(home, "memory", *command, "--repo", str(repo))
+        assert done.returncode != 0
+        assert "no current adapter; name a version" in done.stdout + done.stderr
+    assert not (tmp_path / "x.tar.gz").exists()
