@@ -135,6 +135,13 @@ def build_handles(
             repo_map = repo_map_text(workspace.path, repo_id, task, config.agent.repo_map_tokens)
         return system_prompt(tools.protocol_text(), repo_map=repo_map)
 
+    repo_notes = None
+    if config.memory.notes_in_context:
+        from memory.notes_store import notes_for_prompt
+
+        repo_notes = notes_for_prompt(home, repo_id)
+        sink(Event("note", text=f"repo notes in context: {len(repo_notes)} characters"
+                   if repo_notes else "repo notes in context: none kept for this repo yet"))  # fmt: skip
     return Handles(
         backend=backend,
         # The repository's own image (its dependencies installed) where it has any.
@@ -155,4 +162,5 @@ def build_handles(
         capture_layer=capture_layer,
         policy=make_policy(config, backend),
         before_node=before_node,
+        repo_notes=repo_notes,
     )

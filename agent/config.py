@@ -85,6 +85,10 @@ class ProbesSection(Section):
 
 class MemorySection(Section):
     use_adapter: bool = True
+    notes_in_context: bool = Field(
+        default=False,
+        description="put the repo's kept notes in every prompt (measured: no gain on the 0.5B)",
+    )
     auto_every: int = Field(default=0, ge=0, description="consolidate after N verified runs; 0 off")
     loss: Literal["ce", "eaft"] = "eaft"
     method: Literal["retrain", "merge"] = "retrain"

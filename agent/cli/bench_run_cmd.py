@@ -109,7 +109,10 @@ def run(
                  "agent.best_of": best_of, "agent.max_steps": max_steps,
                  "agent.max_resamples": max_resamples,
                  "model.max_new_tokens": max_new_tokens, "model.temperature": temperature,
-                 "model.threads": threads, "sandbox.kind": sandbox, "probes.enabled": probes}  # fmt: skip
+                 "model.threads": threads, "sandbox.kind": sandbox, "probes.enabled": probes,
+                 # Notes reach a bench prompt only through an arm (notes, both,
+                 # --notes-from), never from the user's own config.
+                 "memory.notes_in_context": False}  # fmt: skip
         config = load(**{k: v for k, v in flags.items() if v is not None}).config
         options = {"collect_probes": collect_probes, "learn_every": learn_every,
                    "learn_tasks": learn_tasks, "learn_sources": _split_list(learn_source) or ["agent"],

@@ -58,6 +58,9 @@ def run(
     ),
     probes: bool = typer.Option(None, "--probes/--no-probes", help="hallucination probes"),
     adapter: bool = typer.Option(True, "--adapter/--no-adapter", help="use the repo's adapter"),
+    notes: bool = typer.Option(
+        None, "--notes/--no-notes", help="put the repo's kept notes in the prompts"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show whole observations"),
 ) -> None:
     """Solve a task in a repository: a sandboxed run that leaves a branch and a patch."""
@@ -84,7 +87,7 @@ def run(
     flags = _flags(**{"model.name": model, "model.backend": backend, "sandbox.kind": sandbox,
                       "agent.max_steps": max_steps, "model.temperature": temperature,
                       "model.seed": seed, "probes.enabled": probes,
-                      "agent.best_of": best_of})  # fmt: skip
+                      "agent.best_of": best_of, "memory.notes_in_context": notes})  # fmt: skip
     from agent.cli.common import console, home, load
 
     identity = repo_identity(repo)

@@ -27,3 +27,34 @@ def test_constrained_actions_on_a_backend_without_grammars_are_reported():
     able = FakeBackend([], capabilities=BackendCapabilities(constrained=True))
     assert not any("agent.constrained" in n for n in _notes(on, able))
     assert not any("agent.constrained" in n for n in _notes(EngramConfig(), FakeBackend([])))
+
+
+def test_repo_notes_reach_the_handles_only_when_asked_for(tmp_path):
+    from agent.prompting import NOTES_HEADING, with_repo_notes
+    from memory.note import Note
+    from memory.notes_store import NotesStore
+
+    home = Home(tmp_path / "home")
+    home.ensure()
+    on = EngramConfig.model_validate({"memory": {"notes_in_context": True}})
+
+    def handles(config):
+        events = []
+        made = build_handles(config, home, TASK, "repo", FakeBackend([]), events=events.append,
+                             monitor=AcceptAll())  # fmt: skip
+        return made, [e.text for e in events if e.kind == "note"]
+
+    made, notes = handles(on)
+    assert made.repo_notes is None
+    assert "repo notes in context: none kept for this repo yet" in notes
+
+    claim = "`Money.parse` in `src/ledger/money.py` turns text into a `Money`."
+    NotesStore(home).add("repo", [Note(text=claim, kind="api")])
+    made, notes = handles(on)
+    assert claim in made.repo_notes
+    assert any(n.startswith("repo notes in context: ") and "characters" in n for n in notes)
+    assert NOTES_HEADING in with_repo_notes("system", made.repo_notes)
+
+    made, notes = handles(EngramConfig())  # the default: notes stay out of the prompts
+    assert made.repo_notes is None
+    assert not any("repo notes" in n for n in notes)
