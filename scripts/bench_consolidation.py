@@ -3,8 +3,9 @@ general-evaluation runtime.
 
     .venv/bin/python scripts/bench_consolidation.py [--steps 4] [--humaneval-n 8]
         [--switch-reps 3] [--parts training,switching,humaneval,heldout] [--json out.json]
+        [--model qwen2.5-coder-1.5b-instruct]
 
-What it measures (CPU, bf16, the embedded Qwen2.5-Coder-0.5B-Instruct):
+What it measures (CPU, bf16, the embedded Qwen2.5-Coder-0.5B-Instruct or `--model`):
 
 - training, once with CE and once with EAFT: LoRA r=16/alpha=32 on all 7 projections,
   2 sequences of ~256 tokens per optimizer step (batch 1 × grad_accum 2), `--steps`
@@ -157,6 +158,9 @@ def main() -> None:
         "--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}"
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--model", default="qwen2.5-coder-0.5b-instruct", help="registry name, folder or hub id"
+    )
     args = parser.parse_args()
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if not parts <= set(PARTS):
@@ -174,9 +178,10 @@ def main() -> None:
             "load_avg_start": os.getloadavg(),
         },
         "parts": sorted(parts),
+        "model": args.model,
     }
     t0 = time.perf_counter()
-    lm = PeftLM.load("qwen2.5-coder-0.5b-instruct", dtype="bfloat16", device="cpu")
+    lm = PeftLM.load(args.model, dtype="bfloat16", device="cpu")
     report["model_load_s"] = time.perf_counter() - t0
     print(f"model loaded in {report['model_load_s']:.1f} s", flush=True)
 

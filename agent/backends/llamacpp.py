@@ -31,6 +31,10 @@ token than transformers in bf16, docs/llamacpp.md) and keeps what the agent reli
   the stored first-step logits and evaluates nothing.
 - **Constrained decoding**: `options.grammar` (GBNF) or `options.json_schema` restrict
   every token through llama.cpp's grammar engine.
+- **Prefill**: `options.prefix` is appended to the prompt (tokenized jointly with it, as
+  `hf` does) and the reply continues it; the text, the per-token records and the hidden
+  states cover the continuation only. The small-model policy forces the start of its
+  edits this way.
 
 Not guaranteed: bit-identical logits whatever the cache held before. Evaluating a
 suffix on top of cached entries can change float rounding against one full prefill, so
@@ -119,7 +123,7 @@ class LlamaCppBackend:
     name = "llamacpp"
     capabilities = BackendCapabilities(
         native_tools=True, logprobs=True, hidden_states=True, training=False, constrained=True,
-        adapters=True,
+        adapters=True, prefill=True,
     )  # fmt: skip
 
     def __init__(
@@ -234,6 +238,18 @@ class LlamaCppBackend:
 
     def count_tokens(self, messages: list[ChatMessage], tools: ToolList | None = None) -> int:
         return len(self.encode(messages, tools))
+
+    def _forced(self, messages: list[ChatMessage], tools: ToolList | None, prompt: list[int],
+                prefix: str) -> list[int]:  # fmt: skip
+        """The token ids of a forced reply start: tokenized together with the prompt, as
+        training tokenizes a conversation, and split where the prompt ends; on its own
+        where joint tokenization crosses that boundary (chat templates here end the
+        prompt with a newline, so it does not)."""
+        model = self._require_model()
+        joint = model.tokenize(self.render(messages, tools) + prefix)
+        if joint[: len(prompt)] == prompt:
+            return joint[len(prompt) :]
+        return model.tokenize(prefix)
 
     # ------------------------------------------------------------------ adapters
     def load_adapter(self, name: str, path: Path) -> None:
@@ -376,6 +392,8 @@ class LlamaCppBackend:
         chooser = Chooser(model.n_vocab, options.temperature, options.top_p, options.seed,
                           options.logit_bias)  # fmt: skip
         prompt = self.encode(messages, tools)
+        if options.prefix:
+            prompt = prompt + self._forced(messages, tools, prompt, options.prefix)
         stream = TextStream(options.stop, on_text, cancel)
         with self._lock:
             ctx = self._require_ctx()

@@ -392,7 +392,8 @@ class SmallPolicy:
                 prompt_tokens=usage.prompt_tokens + generation.usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens + generation.usage.completion_tokens,
             )
-            candidate = body_only(head, generation.text) if prefill else fenced(generation.text)
+            candidate = (body_only(head, generation.text) if prefill
+                         else fit_to_region(fenced(generation.text), old))  # fmt: skip
             if candidate is None:
                 ps["malformed"] += 1
                 continue
@@ -455,6 +456,43 @@ def fenced(text: str) -> str | None:
     """The first fenced code block of a reply (its closing fence may be cut off)."""
     match = re.search(r"```[\w+-]*\n(.*?)(?:\n```|$)", text, re.DOTALL)
     return match.group(1).rstrip() if match and match.group(1).strip() else None
+
+
+_DEF = ("def ", "async def ")
+
+
+def _shift(line: str, by: int) -> str:
+    if not line.strip():
+        return line
+    if by >= 0:
+        return " " * by + line
+    lead = len(line) - len(line.lstrip(" "))
+    return line[min(lead, -by) :]
+
+
+def fit_to_region(code: str | None, old: str) -> str | None:
+    """A rewrite read from a fenced block (no prefill) made to fit the function it
+    replaces, as the forced start does with prefill: from its first decorator or `def`
+    on (an import written above it is outside the region), shifted to the old def's
+    indentation (small models write a method at column 0, which would break its class),
+    and cut where it leaves the function's body. None when it has no `def`."""
+    if code is None:
+        return None
+    lines = code.splitlines()
+    first_def = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith(_DEF)), None)
+    old_def = next((ln for ln in old.splitlines() if ln.lstrip().startswith(_DEF)), None)
+    if first_def is None or old_def is None:
+        return None
+    start = first_def  # its decorators come with it
+    while start > 0 and lines[start - 1].lstrip().startswith("@"):
+        start -= 1
+    want = len(old_def) - len(old_def.lstrip())
+    have = len(lines[first_def]) - len(lines[first_def].lstrip())
+    region = "\n".join(_shift(ln, want - have) for ln in lines[start:]) + "\n"
+    head = def_head(region)
+    if head is None or not head.endswith("\n"):  # it does not parse: cut after the def line
+        head = "".join(region.splitlines(keepends=True)[: first_def - start + 1])
+    return body_only(head, region[len(head) :])
 
 
 def choose(

@@ -1,6 +1,6 @@
 """Prefill (`GenerationOptions.prefix`) and scoring (`CompletionScorer.score`): what the
-small-model policy builds on. The real model where it matters; fake and openai for the
-refusals."""
+small-model policy builds on. The real model where it matters (prefill on `hf` and
+`llamacpp`, the CPU default); fake and openai for the refusals."""
 
 from __future__ import annotations
 
@@ -23,21 +23,32 @@ def greedy(n: int, **kw) -> GenerationOptions:
     return GenerationOptions(temperature=0.0, seed=0, max_new_tokens=n, **kw)
 
 
+PREFILLING = ["hf_backend", "llamacpp_backend"]
+
+
 @pytest.mark.model
-def test_a_prefix_is_continued_and_left_out_of_the_text(hf_backend):
-    full = hf_backend.generate(PROMPT, options=greedy(12))
+@pytest.mark.parametrize("name", PREFILLING)
+def test_a_prefix_is_continued_and_left_out_of_the_text(name, request):
+    backend = request.getfixturevalue(name)
+    assert backend.capabilities.prefill
+    full = backend.generate(PROMPT, options=greedy(12))
     cut = "".join(full.tokens[:5])  # on a token boundary of the greedy reply
-    cont = hf_backend.generate(PROMPT, options=greedy(7, prefix=cut))
+    cont = backend.generate(PROMPT, options=greedy(7, prefix=cut, capture_layer=-1))
     assert not cont.text.startswith(cut)
     # Greedy decoding after the forced start is the greedy reply's own continuation.
     assert (cut + cont.text) == full.text
     assert cont.usage.completion_tokens == 7
     assert len(cont.logprobs) == len(cont.tokens) == 7
+    assert cont.hidden.shape[0] == 7  # the forced tokens have no rows
+    # The forced start counts as prompt.
+    assert cont.usage.prompt_tokens == full.usage.prompt_tokens + 5
 
 
 @pytest.mark.model
-def test_a_prefix_steers_the_reply(hf_backend):
-    gen = hf_backend.generate(PROMPT, options=greedy(8, prefix="```python\ndef plus("))
+@pytest.mark.parametrize("name", PREFILLING)
+def test_a_prefix_steers_the_reply(name, request):
+    backend = request.getfixturevalue(name)
+    gen = backend.generate(PROMPT, options=greedy(8, prefix="```python\ndef plus("))
     assert "def plus(" not in gen.text
     assert gen.text.split(")")[0].count(",") == 1  # it went on with the two parameters
 

@@ -5,7 +5,14 @@ from types import SimpleNamespace
 from agent.backends.base import BackendCapabilities, Generation
 from agent.backends.fake import FakeBackend
 from agent.config import EngramConfig
-from agent.policies.small import body_only, choose, def_head, fenced, function_end_stops
+from agent.policies.small import (
+    body_only,
+    choose,
+    def_head,
+    fenced,
+    fit_to_region,
+    function_end_stops,
+)
 from agent.types import ChatMessage
 
 ASK = [ChatMessage(role="user", content="Which? Answer with one letter (A, B, C).")]
@@ -78,3 +85,23 @@ def test_without_prefill_the_code_comes_from_the_first_fence():
     assert fenced("Here:\n```python\ndef f():\n    return 2\n```\nDone") == "def f():\n    return 2"
     assert fenced("```python\ndef f():\n    return 2") == "def f():\n    return 2"  # cut off
     assert fenced("no code here") is None
+
+
+def test_a_fenced_rewrite_is_fitted_to_the_region_it_replaces():
+    method = "    @property\n    def total(self) -> int:\n        return self.a - self.b"
+    # Written at column 0 with an import above and a test below: shifted, bounded.
+    reply = ("import math\n\n@property\ndef total(self) -> int:\n    return self.a + self.b\n\n"
+             "def test_total():\n    assert True")  # fmt: skip
+    assert fit_to_region(reply, method) == (
+        "    @property\n    def total(self) -> int:\n        return self.a + self.b"
+    )
+    # Already at the right depth: unchanged. A signature over several lines, closed at
+    # the def's own indentation, is not mistaken for the end of the function.
+    top = "def f(\n    a,\n) -> int:\n    return a"
+    assert fit_to_region(top, "def f(\n    a,\n) -> int:\n    return -a") == top
+    # Too deep (the model kept a class's indentation for a function): shifted left.
+    assert fit_to_region("    def f():\n        return 1", "def f():\n    return 2") == (
+        "def f():\n    return 1"
+    )
+    assert fit_to_region("x = 1", method) is None
+    assert fit_to_region(None, method) is None
