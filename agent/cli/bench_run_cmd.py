@@ -1,4 +1,5 @@
-"""`engram bench run|report`: the agent over task sets, its tracks, and their reports."""
+"""`engram bench run|report|compare`: the agent over task sets, its tracks, their reports,
+and runs side by side."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ TRACK_HELP = "resolve | probe | learn | forget | knowledge (repeat or comma-sepa
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("report")(report)
+    app.command("compare")(compare)
 
 
 def _split_list(values: list[str] | None) -> list[str]:
@@ -189,3 +191,32 @@ def report(
     if show:
         output.print(files.markdown.read_text(), markup=False, highlight=False)
     output.print(f"report: [bold]{files.markdown}[/] ({len(files.plots)} plot(s))")
+
+
+def compare(
+    runs: list[str] = typer.Argument(
+        ...,
+        help="runs (names or directories); RUN#CELL for a "
+        "cell other than resolve, e.g. "
+        "NAME#learn/bootstrap/r01/adapter",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+) -> None:
+    """Runs side by side: pass@1 with Wilson intervals, pass@k, failure causes, time per
+    task, and each run against the first on the tasks both ran (exact McNemar)."""
+    from agent.cli.common import console, home
+    from bench.compare import compare as compare_runs
+    from bench.compare import markdown
+    from bench.session import run_dir_for
+
+    output = console()
+    where = home()
+    chosen = []
+    for ref in runs:
+        name, _, cell = ref.partition("#")
+        chosen.append((run_dir_for(where, name), cell or "resolve"))
+    result = compare_runs(chosen)
+    if as_json:
+        output.print_json(result.model_dump_json())
+        return
+    output.print("\n".join(markdown(result)), markup=False, highlight=False, soft_wrap=True)
