@@ -14,7 +14,11 @@ the repo's *test* tasks are run for the arms: `notes` (notes in context), `adapt
 (the current adapter: none while the gate has promoted none), `both`, and on request
 `candidate` (the round's newest adapter even when the gate rejected it: what the
 adapter would have done). The `none` arm (no memory) does not change with learning, so it runs once
-(`learn/base`) and is the curve's starting point for every arm.
+(`learn/base`) and is the curve's starting point for every arm. While the gate has
+promoted no version, `adapter` is the `none` configuration and `both` the `notes` one:
+those cells are not run again but recorded as the same (`same_as.json` in the cell; the
+report says so). Measured before this rule: such reruns ended every task with the same
+outcome and patch, and cost 15 of a 67-minute run.
 
 Each source learns in its own home under the run directory (`bench.arms.sub_home`):
 its stream runs and adapters never reach the user's memory, and evaluation runs of
@@ -80,6 +84,21 @@ class DemoRecord(BaseModel):
     written: bool
     error: str | None = None
     seconds: float = 0.0
+
+
+# Arms that are another arm's configuration while no adapter is promoted.
+SAME_WITHOUT_ADAPTER = {"adapter": "none", "both": "notes"}
+
+
+def _promoted(rounds_dir: Path, upto: int) -> bool:
+    """Whether the gate promoted a version in any round up to `upto`."""
+    for number in range(1, upto + 1):
+        path = rounds_dir / f"r{number:02d}.json"
+        if path.is_file():
+            adapter = RoundRecord.model_validate_json(path.read_text()).adapter or {}
+            if adapter.get("status") in ("accepted", "current"):
+                return True
+    return False
 
 
 def stream_of(tasks: list[BenchTask], seed: int, limit: int | None) -> list[BenchTask]:
@@ -207,7 +226,18 @@ class LearnTrack:
     def _evaluate(self, session: Session, source: str, number: int, held_out: list[BenchTask],
                   arms: list[str], learn_home, eval_home) -> None:  # fmt: skip
         runner = session.runner()
+        promoted = _promoted(session.run_dir / "learn" / source / "rounds", number)
         for arm in arms:
+            twin = None if promoted else SAME_WITHOUT_ADAPTER.get(arm)
+            if twin is not None and (twin == "none" or twin in arms):
+                cell = session.run_dir / "learn" / source / f"r{number:02d}" / arm
+                target = "learn/base" if twin == "none" else f"learn/{source}/r{number:02d}/{twin}"
+                atomic.write_text(cell / "same_as.json", json.dumps({
+                    "same_as": target, "arm": twin,
+                    "why": "the gate has promoted no adapter version yet, so this arm runs the "
+                           f"base model: the `{twin}` configuration",
+                }, indent=2))  # fmt: skip
+                continue
             hooks = []
             if arm in ("adapter", "both"):
                 hooks.append(AdapterHook(self.ops, learn_home))
@@ -242,10 +272,19 @@ class LearnTrack:
             for record in rounds:
                 cells = {}
                 for arm_dir in sorted((root / f"r{record['round']:02d}").glob("*")):
+                    same = arm_dir / "same_as.json"
+                    if same.is_file():  # filled in below, from the cell it equals
+                        continue
                     results = view.cell("learn", source, f"r{record['round']:02d}", arm_dir.name)
                     cells[arm_dir.name] = summarise_cell(arm_dir.name, results.values()).model_dump(
                         mode="json"
                     )
+                for same in sorted((root / f"r{record['round']:02d}").glob("*/same_as.json")):
+                    twin = json.loads(same.read_text())
+                    cells[same.parent.name] = {**(base.model_dump(mode="json")
+                                                  if twin["arm"] == "none"
+                                                  else cells.get(twin["arm"], {})),
+                                               "same_as": twin["arm"]}  # fmt: skip
                 adapter = record.get("adapter") or {}
                 entry["rounds"].append({
                     "round": record["round"], "verified": record["verified"],
@@ -322,6 +361,11 @@ class LearnTrack:
                           "run the current (promoted) adapter, the base model while there is "
                           "none; the `candidate` arm, where it ran, is the round's own version.",
                           ""]  # fmt: skip
+            same = sorted({f"`{a}` = `{c['same_as']}`" for r in entry["rounds"]
+                           for a, c in r["cells"].items() if c.get("same_as")})  # fmt: skip
+            if same:
+                lines += [f"Not run again while no version was promoted ({', '.join(same)}): "
+                          "the same configuration, so the same results.", ""]  # fmt: skip
             lines += md.image(f"learn_curve_{source}", plots_made, f"learning curve ({source})")
             lines += md.image(f"learn_arms_{source}", plots_made, f"arms ({source})")
         return lines

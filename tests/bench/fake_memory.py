@@ -12,9 +12,11 @@ from memory.trajectories import TrajectoryStore
 
 
 class FakeMemory:
-    def __init__(self):
+    def __init__(self, reject=lambda home, version: False):
+        self.reject = reject  # (home root, version) -> whether the gate refuses that version
         self.learned: list[dict] = []  # one entry per learn call
         self.versions_by_home: dict[str, int] = {}
+        self.promoted_by_home: dict[str, int] = {}
         self.demos: list[tuple[str, str]] = []  # (home, instance id)
         self.loads: list[tuple[str, int]] = []
         self.newest_loads = 0  # loads that asked for the newest version (candidate arm)
@@ -30,12 +32,17 @@ class FakeMemory:
                              "bootstrap": bootstrap,
                              "runs": all_runs, "demos": [i for h, i in self.demos
                                                          if h == str(home.root)]})  # fmt: skip
+        refused = self.reject(home.root, version)
+        if not refused:
+            self.promoted_by_home[str(home.root)] = version
         return AdapterVersion(repo_id="stats", version=version, base_model_id="fake",
-                              base_model_hash="h", status=AdapterStatus.ACCEPTED)  # fmt: skip
+                              base_model_hash="h",
+                              status=AdapterStatus.REJECTED if refused else AdapterStatus.ACCEPTED)  # fmt: skip
 
     def load_adapter(self, backend, home, repo_id, newest: bool = False):
         self.newest_loads += int(newest)
-        version = self.versions_by_home.get(str(home.root))
+        by_home = self.versions_by_home if newest else self.promoted_by_home
+        version = by_home.get(str(home.root))
         if not version:
             return None
         name = f"{repo_id}-v{version}"

@@ -41,7 +41,8 @@ def learned(tmp_path_factory):
         session = start_session(home, task_file(root / "tasks.jsonl", tasks), config,
                                 tracks=["knowledge", "learn", "forget"], oracle=True,
                                 options=options, name="learn", command=["engram", "bench"])  # fmt: skip
-        fake = FakeMemory()
+        # The gate refuses the agent source's first version: its round 1 has nothing promoted.
+        fake = FakeMemory(reject=lambda home, version: home.parent.name == "agent" and version == 1)
         session.memory = fake
         session.run_tracks()
         report = render_report(session.run_dir)
@@ -98,6 +99,27 @@ def test_the_arms_use_the_memory_they_name(learned):
         assert all(r["extras"]["notes_chars"] > 0 for r in notes)
     none = [json.loads(p.read_text()) for p in (base / "base" / "tasks").glob("*.json")]
     assert {r["adapter_version"] for r in none} == {None} and len(none) == len(TEST)
+
+
+def test_arms_that_equal_another_while_nothing_is_promoted_are_not_run_again(learned):
+    *_, report, _, _ = learned
+    r01 = report.json.parent.parent / "learn" / "agent" / "r01"
+    assert json.loads((r01 / "adapter" / "same_as.json").read_text())["same_as"] == "learn/base"
+    assert not (r01 / "adapter" / "tasks").exists()
+    # Round 2 promoted v2, and bootstrap's round 1 promoted v1: those cells ran.
+    assert any((r01.parent / "r02" / "adapter" / "tasks").glob("*.json"))
+    assert any((r01.parent.parent / "bootstrap" / "r01" / "adapter" / "tasks").glob("*.json"))
+    # The candidate arm still runs the refused version.
+    assert {json.loads(p.read_text())["adapter_version"]
+            for p in (r01 / "candidate" / "tasks").glob("*.json")} == {1}  # fmt: skip
+    data = json.loads(report.json.read_text())
+    agent = data["tracks"]["learn"]["sources"]["agent"]["rounds"][0]
+    assert agent["adapter_status"] == "rejected"
+    assert agent["cells"]["adapter"]["same_as"] == "none"
+    assert agent["cells"]["adapter"]["resolved"] == data["tracks"]["learn"]["base"]["resolved"]
+    assert "Not run again while no version was promoted (`adapter` = `none`)" in (
+        report.markdown.read_text()
+    )
 
 
 def test_the_candidate_arm_asks_for_the_newest_version(learned):
