@@ -57,9 +57,10 @@ def _setting(config: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-def cell_rows(run_dir: Path, cell: str = "resolve") -> CellRow:
+def cell_row(run_dir: Path, cell: str = "resolve", causes: dict[str, Any] | None = None) -> CellRow:
     """The named cell of a run (`resolve` for the resolve track; a learn arm such as
-    `learn/bootstrap/r01/adapter` otherwise)."""
+    `learn/bootstrap/r01/adapter` otherwise). `causes`: the run's failure causes per cell,
+    when the caller already has them (they are counted from every trajectory of the run)."""
     from bench.report.render import failure_causes
 
     if not (run_dir / "run.json").is_file():
@@ -75,10 +76,11 @@ def cell_rows(run_dir: Path, cell: str = "resolve") -> CellRow:
     summary = summarise_cell(cell, results.values())
     graded = [r for r in results.values() if r.status in ("resolved", "unresolved")]
     outcomes = {r.instance_id: r.status == "resolved" for r in graded}
-    k = int(_setting(view.manifest.config, "agent.best_of") or 1)
-    first = [bool((r.extras or {}).get("pass@1", r.status == "resolved")) for r in graded]
-    causes, _ = failure_causes(run_dir)
     config = view.manifest.config
+    k = int(_setting(config, "agent.best_of") or 1)
+    first = [bool((r.extras or {}).get("pass@1", r.status == "resolved")) for r in graded]
+    if causes is None:
+        causes, _ = failure_causes(run_dir)
     return CellRow(
         run=view.manifest.name, cell=cell,
         model=view.manifest.model_id or str(_setting(config, "model.name")),
@@ -95,7 +97,14 @@ def compare(run_dirs: list[tuple[Path, str]]) -> Comparison:
     """Rows for (run directory, cell) pairs, each paired with the first row."""
     if not run_dirs:
         raise BenchRunError("name at least one run to compare")
-    rows = [cell_rows(path, cell) for path, cell in run_dirs]
+    from bench.report.render import failure_causes
+
+    causes: dict[Path, dict[str, Any]] = {}  # once per run, however many of its cells
+    rows = []
+    for path, cell in run_dirs:
+        if path not in causes and (path / "run.json").is_file():
+            causes[path] = failure_causes(path)[0]
+        rows.append(cell_row(path, cell, causes.get(path)))
     pairs: list[Paired | None] = [None] + [paired(rows[0].outcomes, r.outcomes) for r in rows[1:]]
     return Comparison(rows=rows, paired=pairs)
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import atomic
-from agent.types import utcnow
+from agent.types import AdapterStatus, utcnow
 from bench.arms import AdapterHook, NotesHook, sub_home
 from bench.memory_ops import MemoryOps
 from bench.report import markdown as md
@@ -96,7 +96,7 @@ def _promoted(rounds_dir: Path, upto: int) -> bool:
         path = rounds_dir / f"r{number:02d}.json"
         if path.is_file():
             adapter = RoundRecord.model_validate_json(path.read_text()).adapter or {}
-            if adapter.get("status") in ("accepted", "current"):
+            if adapter.get("status") in (AdapterStatus.ACCEPTED, AdapterStatus.CURRENT):
                 return True
     return False
 
