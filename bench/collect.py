@@ -78,14 +78,24 @@ class FeatureCollector:
         recorder = ctx.scratch["recorder"]
         shard = rows_from_trajectory(trajectory, recorder.records, self._labeler(ctx),
                                      recorder.layer)  # fmt: skip
-        ctx.extras["probe_rows"] = len(shard.rows)
-        ctx.extras["probe_hallucinated"] = sum(r.label == HALLUCINATED for r in shard.rows)
-        ctx.extras["probe_clean"] = sum(r.label == CLEAN for r in shard.rows)
-        if recorder.missing:
-            ctx.extras["probe_missing"] = len(recorder.missing)
+        missing = len(recorder.missing)
+        # With best-of-k this runs once per sample, all under one recorder: the next
+        # sample starts with nothing recorded, so a step key it shares with this sample
+        # can never pick up this sample's features, and the counts add up over samples.
+        recorder.records.clear()
+        recorder.missing.clear()
+        counts = {
+            "probe_rows": len(shard.rows),
+            "probe_hallucinated": sum(r.label == HALLUCINATED for r in shard.rows),
+            "probe_clean": sum(r.label == CLEAN for r in shard.rows),
+            "probe_missing": missing,
+        }
+        for key, n in counts.items():
+            if n or key != "probe_missing":
+                ctx.extras[key] = ctx.extras.get(key, 0) + n
         if shard.rows:
             path = write_shard(self.target(trajectory.model_id), shard)
-            ctx.extras["probe_shard"] = str(path)
+            ctx.extras.setdefault("probe_shards", []).append(str(path))
 
     @staticmethod
     def _labeler(ctx: TaskContext):

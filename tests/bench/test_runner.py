@@ -245,3 +245,50 @@ def test_best_of_k_stops_at_the_first_verified_sample_and_records_each(env):
     # both runs are stored; each verified sample is a learning source in a learn arm
     runs = TrajectoryStore(home.runs)
     assert {runs.load(s["run_id"]).run_id for s in samples} == {s["run_id"] for s in samples}
+
+
+def test_best_of_k_collects_every_samples_features_and_adds_their_counts(env, tmp_path):
+    """Each sample is its own run: its own shard, its own features (never a step of an
+    earlier sample that had the same index and reply), and the task's counts are sums."""
+    import numpy as np
+
+    from agent.backends.base import BackendCapabilities, Generation
+    from bench.collect import FeatureCollector, fixed_dir
+    from bench.oracle import oracle_replies
+    from probes.dataset import Dataset
+    from probes.labels import CLEAN
+
+    home, config, tasks = env
+    task = by_id(tasks, "mean")
+    gold = oracle_replies(task)
+    runs: list[list[str]] = []
+
+    def reply(messages, options):
+        if not any(m.role == "assistant" for m in messages):
+            runs.append([])
+        runs[-1].append("x")
+        text = SUBMIT if len(runs) < 3 else gold[min(len(runs[-1]), len(gold)) - 1]
+        states = np.full((4, 8), float(len(runs)), dtype=np.float32)  # which sample made it
+        return Generation(text=text, hidden=states, hidden_layer=2, logprobs=[-0.1] * 4,
+                          entropies=[0.3] * 4)  # fmt: skip
+
+    caps = BackendCapabilities(hidden_states=True, logprobs=True)
+    cfg = config.model_copy(update={"agent": config.agent.model_copy(update={"best_of": 3})})
+    out = tmp_path / "features"
+    runner = BenchRunner(home, cfg, lambda _t: FakeBackend([reply] * 40, capabilities=caps),
+                         RunnerOptions())  # fmt: skip
+    arm = Arm("best", hooks=[FeatureCollector(fixed_dir(out), layer=2)])
+    result = runner.run([task], ResultStore(home.bench / "r" / "f", "f"), arm)[task.instance_id]
+
+    samples = result.extras["samples"]
+    assert [s["resolved"] for s in samples] == [False, False, True]
+    shards = result.extras["probe_shards"]
+    assert len(shards) == 3 and len(set(shards)) == 3
+    data = Dataset.load(out)
+    by_run = {s["run_id"]: i + 1 for i, s in enumerate(samples)}
+    assert {r.run_id for r in data.rows} == set(by_run)
+    # every row's features come from its own sample's generation
+    for shard in data.shards:
+        assert np.allclose(shard.pooled["mean"], by_run[shard.run_id])
+    assert result.extras["probe_rows"] == len(data.rows)
+    assert result.extras["probe_clean"] == sum(r.label == CLEAN for r in data.rows) > 0
