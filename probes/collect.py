@@ -116,7 +116,7 @@ def rows_from_trajectory(
             history=[row_of[p] for p in histories[pos] if p in row_of],
             repo_id=trajectory.repo_id, task_id=trajectory.task.id,
             model_id=trajectory.model_id, adapter_version=trajectory.adapter_version,
-            message_sha=message_sha(step),
+            message_sha=message_sha(step), tool=step.action.name if step.action else "",
         )  # fmt: skip
         rows.append(row)
         picked.append(record)

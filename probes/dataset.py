@@ -57,6 +57,7 @@ class StepRow(Model):
     model_id: str = ""
     adapter_version: int | None = None
     message_sha: str = ""
+    tool: str = Field(default="", description="the step's tool: steps of one kind compare fairly")
 
 
 @dataclass

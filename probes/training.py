@@ -1,7 +1,8 @@
 """Train, calibrate and evaluate a probe on a feature dataset.
 
-Runs — never single steps — are split three ways (seeded; verified and unverified
-runs are split separately so every part gets some of each):
+Runs — never single steps — are split three ways, all runs of one task on the same
+side (seeded; tasks with a verified run and tasks without are split separately so every
+part gets some of each):
 
 - train: the step probe and the prefix integrator are fitted on these runs' labelled
   steps (the L2 strength chosen by run-grouped cross-validation when not given);
@@ -50,29 +51,45 @@ class Split:
     test: list[str]
 
 
+def task_groups(dataset: Dataset) -> dict[str, list[str]]:
+    """Runs grouped by the task they ran (a run without a task id is its own group).
+
+    The samples of one task (best-of-k, or the same task collected twice) share their
+    prompt, repository region and often whole steps: a probe fitted on one of them and
+    scored on another is scored on what it saw. Every split keeps a group together."""
+    groups: dict[str, list[str]] = {}
+    for shard in dataset.shards:
+        task = next((r.task_id for r in shard.rows if r.task_id), "") or f"run:{shard.run_id}"
+        groups.setdefault(task, []).append(shard.run_id)
+    return groups
+
+
 def split_runs(dataset: Dataset, opts: TrainOptions) -> Split:
     rng = np.random.default_rng(opts.seed)
     verified = {row.run_id for row in dataset.rows if row.run_verified}
+    groups = task_groups(dataset)
     parts: dict[str, list[str]] = {"train": [], "calibration": [], "test": []}
-    for group in ([r for r in dataset.run_ids if r in verified],
-                  [r for r in dataset.run_ids if r not in verified]):  # fmt: skip
-        runs = list(rng.permutation(sorted(group)))
-        n = len(runs)
+    # Tasks with a verified run and tasks without are split separately, so every part
+    # gets clean steps (they come only from verified runs) where there are enough.
+    for stratum in ([t for t, runs in groups.items() if verified & set(runs)],
+                    [t for t, runs in groups.items() if not verified & set(runs)]):  # fmt: skip
+        tasks = list(rng.permutation(sorted(stratum)))
+        n = len(tasks)
         n_test = round(n * opts.test_share) if n >= 3 else 0
         n_cal = max(1 if n >= 2 else 0, round(n * opts.calibration_share))
-        parts["test"] += runs[:n_test]
-        parts["calibration"] += runs[n_test : n_test + n_cal]
-        parts["train"] += runs[n_test + n_cal :]
+        for name, chosen in (("test", tasks[:n_test]), ("calibration", tasks[n_test : n_test + n_cal]),
+                             ("train", tasks[n_test + n_cal :])):  # fmt: skip
+            parts[name] += [run for task in chosen for run in groups[str(task)]]
     return Split(**{k: sorted(str(r) for r in v) for k, v in parts.items()})
 
 
-def _rows_of(dataset: Dataset, runs: Sequence[str]) -> np.ndarray:
+def rows_of(dataset: Dataset, runs: Sequence[str]) -> np.ndarray:
     wanted = set(runs)
     return np.array([i for i, r in enumerate(dataset.rows) if r.run_id in wanted], dtype=np.int64)
 
 
-def _choose_l2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> float:
-    """The L2 strength with the best mean held-out AUROC over run-grouped folds."""
+def choose_l2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> float:
+    """The L2 strength with the best mean held-out AUROC over task-grouped folds."""
     runs = np.unique(groups)
     if len(runs) < 3:
         return DEFAULT_L2
@@ -128,7 +145,7 @@ def score_rows(
 
 def evaluate(probe: TrainedProbe, dataset: Dataset, runs: Sequence[str]) -> Evaluation:
     x = dataset.features(probe.card.pooling)
-    rows = _rows_of(dataset, runs)
+    rows = rows_of(dataset, runs)
     labels = dataset.labels[rows]
     step, prefix = score_rows(probe, dataset, x, rows)
     base = baseline_scores(dataset.baseline("mean_entropy"), dataset.baseline("min_logprob"))
@@ -181,7 +198,7 @@ def train_probe(
     x = dataset.features(opts.pooling)
     labels = dataset.labels
     split = split_runs(dataset, opts)
-    train_rows = _rows_of(dataset, split.train)
+    train_rows = rows_of(dataset, split.train)
     known = train_rows[labels[train_rows] != UNKNOWN]
     y = labels[known]
     if (y == 1).sum() == 0 or (y == 0).sum() == 0:
@@ -189,15 +206,16 @@ def train_probe(
             f"the training runs have {(y == 1).sum()} hallucinated and {(y == 0).sum()} clean "
             "steps; a probe needs both. Collect more runs (verified ones give clean steps)."
         )
-    groups = dataset.run_of_row[known]
-    l2 = opts.l2 if opts.l2 is not None else _choose_l2(x[known], y, groups, opts.seed)
+    task_of_run = {run: task for task, runs in task_groups(dataset).items() for run in runs}
+    groups = np.array([task_of_run[dataset.rows[i].run_id] for i in known])
+    l2 = opts.l2 if opts.l2 is not None else choose_l2(x[known], y, groups, opts.seed)
     step = StepProbe.fit(x[known], y, l2=l2)
     prefix = PrefixIntegrator.fit(dataset.sequences(x, train_rows), decay=opts.decay, l2=l2)
-    cal_rows = _rows_of(dataset, split.calibration)
+    cal_rows = rows_of(dataset, split.calibration)
     # Clean steps come only from verified runs; without any among the calibration runs the
     # thresholds fall back to the training runs (optimistic: the card says so).
     on_train = not (dataset.labels[cal_rows] == 0).any() if len(cal_rows) else True
-    thresholds = _calibrate(
+    thresholds = calibrate_on_runs(
         step, prefix, dataset, x, split.train if on_train else split.calibration, opts
     )
     counts = dataset.counts()
@@ -219,11 +237,11 @@ def train_probe(
     return probe, evaluation
 
 
-def _calibrate(
+def calibrate_on_runs(
     step: StepProbe, prefix: PrefixIntegrator, dataset: Dataset, x: np.ndarray,
     runs: Sequence[str], opts: TrainOptions,
 ) -> Thresholds:  # fmt: skip
-    rows = _rows_of(dataset, runs)
+    rows = rows_of(dataset, runs)
     labels = dataset.labels[rows]
     clean = rows[labels == 0]
     if len(clean) == 0:

@@ -44,7 +44,7 @@ def run_labels(rng, steps: int, bad_prob: float = 0.5) -> tuple[np.ndarray, bool
 def synthetic_shard(
     run_id: str, rng, *, steps: int = 10, shift: float = 3.0, dim: int = DIM,
     bad: np.ndarray | None = None, verified: bool | None = None, model_id: str = "test/model",
-    layer: int = 2,
+    layer: int = 2, task_id: str = "",
 ) -> Shard:  # fmt: skip
     if bad is None:
         bad, drawn = run_labels(rng, steps)
@@ -58,6 +58,7 @@ def synthetic_shard(
         row = StepRow(
             run_id=run_id, position=i, step_index=i, label=labels[i], label_source=sources[i],
             run_verified=bool(verified), history=list(range(i)), model_id=model_id,
+            task_id=task_id,
         )  # fmt: skip
         rows.append(row)
     # Baselines: entropy weakly informative, min logprob pure noise.

@@ -170,3 +170,7 @@ def test_the_run_becomes_dataset_rows_with_the_monitors_histories(run):
     assert [r.history for r in shard.rows] == [[], [0], [0], [0, 2], [0], [0, 4]]
     assert [r.label for r in shard.rows] == [CLEAN, HALLUCINATED, UNKNOWN, UNKNOWN, CLEAN, CLEAN]
     assert "calc/helpers.py" in shard.rows[1].reasons[0]
+    # each row names its step's tool, so one kind of step can be compared with its own kind
+    tools = {s.index: s.action.name for s in trajectory.steps if s.action}
+    assert [r.tool for r in shard.rows] == [tools[r.step_index] for r in shard.rows]
+    assert {r.tool for r in shard.rows} >= {"view"}

@@ -33,6 +33,27 @@ def test_runs_are_split_without_overlap_and_with_verified_runs_everywhere(datase
     assert split_runs(dataset, TrainOptions(seed=0)) == split
 
 
+def test_samples_of_one_task_stay_on_one_side_of_every_split(tmp_path):
+    """Best-of-k samples of a task share its prompt: scoring one after training on
+    another would flatter the probe."""
+    from probes.dataset import write_shard
+    from tests.probes.synthetic import synthetic_shard
+
+    rng = np.random.default_rng(1)
+    for task in range(24):
+        for sample in range(3):
+            write_shard(tmp_path, synthetic_shard(f"t{task:02d}-s{sample}", rng,
+                                                  task_id=f"task-{task:02d}"))  # fmt: skip
+    split = split_runs(Dataset.load(tmp_path), TrainOptions(seed=0))
+    side = {}
+    for name, runs in (("train", split.train), ("calibration", split.calibration),
+                       ("test", split.test)):  # fmt: skip
+        for run in runs:
+            side.setdefault(run.split("-")[0], set()).add(name)
+    assert len(side) == 24 and all(len(sides) == 1 for sides in side.values())
+    assert {name for sides in side.values() for name in sides} == {"train", "calibration", "test"}
+
+
 def test_the_probe_finds_the_signal_and_beats_the_baselines(trained):
     _, evaluation = trained
     assert evaluation.step_auroc > 0.95
