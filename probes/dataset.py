@@ -187,6 +187,30 @@ class Dataset:
             )
         return cls(shards, hashes, skipped)
 
+    def without_repeats(self) -> tuple[Dataset, int]:
+        """(this dataset with one run of each repeated run, how many were left out).
+
+        A run of a task that said exactly the same things as an earlier run of that task
+        (a greedy run made twice: a matrix run and sample 0 of a best-of-k run) is one
+        observation, not two: counted twice it would weigh double in training and could
+        sit on both sides of a split."""
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        kept: list[Shard] = []
+        for shard in self.shards:
+            task = shard.rows[0].task_id if shard.rows else ""
+            key = (task, tuple(r.message_sha for r in shard.rows))
+            if task and key in seen:
+                continue
+            seen.add(key)
+            kept.append(shard)
+        runs = {s.run_id for s in kept}
+        hashes = {k: v for k, v in self.hashes.items() if k in runs}
+        return Dataset(kept, hashes, list(self.skipped)), len(self.shards) - len(kept)
+
+    def tasks_of(self, runs: Iterable[str]) -> set[str]:
+        wanted = set(runs)
+        return {r.task_id for s in self.shards if s.run_id in wanted for r in s.rows if r.task_id}
+
     @property
     def rows(self) -> list[StepRow]:
         return [row for shard in self.shards for row in shard.rows]

@@ -83,6 +83,16 @@ def split_runs(dataset: Dataset, opts: TrainOptions) -> Split:
     return Split(**{k: sorted(str(r) for r in v) for k, v in parts.items()})
 
 
+def unseen_runs(probe: TrainedProbe, dataset: Dataset) -> list[str]:
+    """Runs of tasks the probe neither trained nor calibrated on. Unseen means an unseen
+    *task*: another sample of a task it trained on shares the prompt and often whole
+    steps, and a repeated greedy run is the very same run."""
+    seen = set(probe.card.training.train_runs) | set(probe.card.training.calibration_runs)
+    seen_tasks = dataset.tasks_of(seen)
+    return [r for r in dataset.run_ids
+            if r not in seen and not dataset.tasks_of([r]) & seen_tasks]  # fmt: skip
+
+
 def rows_of(dataset: Dataset, runs: Sequence[str]) -> np.ndarray:
     wanted = set(runs)
     return np.array([i for i, r in enumerate(dataset.rows) if r.run_id in wanted], dtype=np.int64)

@@ -64,26 +64,6 @@ def restrict(dataset: Dataset, runs: set[str]) -> Dataset:
     return Dataset(shards, {k: v for k, v in dataset.hashes.items() if k in runs})
 
 
-def drop_repeats(dataset: Dataset) -> tuple[Dataset, int]:
-    """Keep one of the runs of a task that said exactly the same things (a greedy run
-    repeated: the matrix run and sample 0 of a best-of-k run of the same task are the
-    same run). Their rows are one observation, not two."""
-    seen: set[tuple[str, tuple[str, ...]]] = set()
-    kept: list[Shard] = []
-    for shard in dataset.shards:
-        key = (
-            shard.rows[0].task_id if shard.rows else "",
-            tuple(r.message_sha for r in shard.rows),
-        )
-        if key[0] and key in seen:
-            continue
-        seen.add(key)
-        kept.append(shard)
-    runs = {s.run_id for s in kept}
-    hashes = {k: v for k, v in dataset.hashes.items() if k in runs}
-    return Dataset(kept, hashes), len(dataset.shards) - len(kept)
-
-
 def folds_of(dataset: Dataset, k: int, seed: int) -> list[list[str]]:
     """K lists of tasks; tasks with a hallucinated step, then with a clean one, then the
     rest are each shuffled and dealt round-robin, so every fold gets some of each."""
@@ -314,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"no bench run {name!r} (looked in {folder})")
             wanted |= bench_run_ids(folder)
         dataset = restrict(dataset, wanted)
-    dataset, repeats = drop_repeats(dataset)
+    dataset, repeats = dataset.without_repeats()
     if not dataset.shards:
         parser.error(f"no runs with features in {data}")
     poolings = dataset.poolings if args.pooling == "all" else [args.pooling]

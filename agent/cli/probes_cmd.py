@@ -89,13 +89,16 @@ def train(
     model_id, sha = _model(model)
     store = ProbeStore.for_home()
     data_dir = store.data_dir(model_id)
-    dataset = Dataset.load(data_dir)
+    dataset, repeats = Dataset.load(data_dir).without_repeats()
     if not dataset.shards:
         fail(f"no feature dataset for {model_id} in {data_dir}: collect runs first")
     out = console()
     for note in dataset.skipped:
         out.print(f"[yellow]skipped[/] {note}")
-    out.print(f"dataset {data_dir}: {describe(dataset)}")
+    out.print(
+        f"dataset {data_dir}: {describe(dataset)}"
+        + (f" ({repeats} repeated runs counted once)" if repeats else "")
+    )
     opts = TrainOptions(
         pooling=pooling, decay=decay if decay is not None else cfg.probes.decay,
         target_false_alarm=(
@@ -126,7 +129,7 @@ def train(
 def evaluate(
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     all_runs: bool = typer.Option(
-        False, "--all", help="every run in the dataset, not only those the probe never saw"
+        False, "--all", help="every run in the dataset, not only runs of tasks the probe never saw"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
 ) -> None:
@@ -135,23 +138,23 @@ def evaluate(
     from probes.dataset import Dataset
     from probes.store import ProbeStore
     from probes.training import evaluate as run_eval
+    from probes.training import unseen_runs
 
     model_id, _ = _model(model)
     store = ProbeStore.for_home()
     probe = store.load(model_id)
     if probe is None:
         fail(f"no probe is trained for {model_id}: run `engram probes train`")
-    dataset = Dataset.load(store.data_dir(model_id))
-    seen = set(probe.card.training.train_runs) | set(probe.card.training.calibration_runs)
-    runs = dataset.run_ids if all_runs else [r for r in dataset.run_ids if r not in seen]
+    dataset, _ = Dataset.load(store.data_dir(model_id)).without_repeats()
+    runs = dataset.run_ids if all_runs else unseen_runs(probe, dataset)
     if not runs:
-        fail("every run in the dataset was used to train or calibrate this probe; collect new "
-             "runs, or pass --all (figures will flatter the probe)")  # fmt: skip
+        fail("every task in the dataset was used to train or calibrate this probe; collect "
+             "runs of new tasks, or pass --all (figures will flatter the probe)")  # fmt: skip
     evaluation = run_eval(probe, dataset, runs)
     if as_json:
         console().print_json(evaluation.model_dump_json())
         return
-    label = "all runs" if all_runs else "runs the probe never saw"
+    label = "all runs" if all_runs else "runs of tasks the probe never saw"
     _print_evaluation(evaluation, probe.card.thresholds, f"probe {probe.probe_id} on {label}")
 
 

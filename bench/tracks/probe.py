@@ -136,14 +136,14 @@ class ProbeTrack:
 
     @staticmethod
     def _store_eval(session: Session, probe, model_id: str) -> dict[str, Any] | None:
-        """`engram probes eval`: the stored probe on its dataset's runs it never saw."""
+        """`engram probes eval`: the stored probe on its dataset's runs of tasks it never saw."""
         from probes.dataset import Dataset
         from probes.store import ProbeStore
-        from probes.training import evaluate
+        from probes.training import evaluate, unseen_runs
 
         dataset = Dataset.load(ProbeStore.for_home(session.home).data_dir(model_id))
-        seen = set(probe.card.training.train_runs) | set(probe.card.training.calibration_runs)
-        unseen = [r for r in dataset.run_ids if r not in seen]
+        dataset, _ = dataset.without_repeats()
+        unseen = unseen_runs(probe, dataset)
         if not unseen:
             return None
         return {"runs": len(unseen), **evaluate(probe, dataset, unseen).model_dump(mode="json")}

@@ -42,7 +42,7 @@ def test_train_stores_a_probe_and_prints_its_figures(home_with_data):
     assert card.thresholds.target_false_alarm == 0.1 and card.training.runs == 40
 
 
-def test_eval_uses_only_runs_the_probe_never_saw(home_with_data):
+def test_eval_uses_only_runs_of_tasks_the_probe_never_saw(home_with_data):
     assert engram(home_with_data, "train", "--model", MODEL).returncode == 0
     store = ProbeStore(home_with_data / "probes")
     held_out = len(store.load(MODEL).card.training.test_runs)
@@ -53,7 +53,7 @@ def test_eval_uses_only_runs_the_probe_never_saw(home_with_data):
     figures = json.loads(engram(home_with_data, "eval", "--model", MODEL, "--json").stdout)
     assert figures["runs"] == held_out + 20 and figures["step_auroc"] > 0.9
     table = engram(home_with_data, "eval", "--model", MODEL).stdout
-    assert "runs the probe never saw" in table and "mean entropy" in table
+    assert "runs of tasks the probe never saw" in table and "mean entropy" in table
 
 
 def test_eval_refuses_to_grade_a_probe_on_its_own_training_runs(home_with_data):

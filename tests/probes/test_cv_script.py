@@ -66,16 +66,3 @@ def test_bench_runs_name_their_samples(cv, tmp_path):
     )
     (tasks / "b.json").write_text(json.dumps({"run_id": "r3", "extras": {}}))
     assert cv.bench_run_ids(tmp_path) == {"r1", "r2", "r3"}
-
-
-def test_a_repeated_greedy_run_counts_once(cv, tmp_path):
-    rng = np.random.default_rng(0)
-    first = synthetic_shard("a", rng, task_id="task-1")
-    again = synthetic_shard("b", rng, task_id="task-1")
-    for row, same in zip(again.rows, first.rows, strict=True):
-        row.message_sha = same.message_sha = f"sha-{same.position}"
-    other = synthetic_shard("c", rng, task_id="task-2")
-    for shard in (first, again, other):
-        write_shard(tmp_path, shard)
-    kept, dropped = cv.drop_repeats(Dataset.load(tmp_path))
-    assert dropped == 1 and kept.run_ids == ["a", "c"]

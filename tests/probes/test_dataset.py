@@ -133,3 +133,16 @@ def test_shard_hashes_name_the_content(tmp_path):
     shard.pooled[POOLING][0, 0] += 1.0
     write_shard(tmp_path, shard)
     assert shard_hash(tmp_path / "h.jsonl") != first
+
+
+def test_a_repeated_greedy_run_counts_once(tmp_path):
+    rng = np.random.default_rng(0)
+    first = synthetic_shard("a", rng, task_id="task-1")
+    again = synthetic_shard("b", rng, task_id="task-1")
+    for row, same in zip(again.rows, first.rows, strict=True):
+        row.message_sha = same.message_sha = f"sha-{same.position}"
+    other = synthetic_shard("c", rng, task_id="task-2")
+    for shard in (first, again, other):
+        write_shard(tmp_path, shard)
+    kept, dropped = Dataset.load(tmp_path).without_repeats()
+    assert dropped == 1 and kept.run_ids == ["a", "c"]

@@ -100,3 +100,20 @@ def test_a_dataset_without_hallucinated_steps_is_refused(tmp_path):
 def test_an_unknown_pooling_is_refused_before_any_work(dataset):
     with pytest.raises(ValueError, match="unknown pooling"):
         train_probe(dataset, "test/model", TrainOptions(pooling="max"))
+
+
+def test_unseen_means_runs_of_tasks_the_probe_never_saw(tmp_path):
+    from probes.dataset import write_shard
+    from probes.training import unseen_runs
+    from tests.probes.synthetic import synthetic_shard
+
+    rng = np.random.default_rng(2)
+    for task in range(20):
+        write_shard(tmp_path, synthetic_shard(f"t{task:02d}-s0", rng, task_id=f"task-{task:02d}"))
+    probe, _ = train_probe(Dataset.load(tmp_path), "test/model", TrainOptions(seed=0))
+    seen = probe.card.training.train_runs[0]
+    write_shard(tmp_path, synthetic_shard(f"{seen[:3]}-s1", rng, task_id=f"task-{seen[1:3]}"))
+    write_shard(tmp_path, synthetic_shard("t99-s0", rng, task_id="task-99"))
+    unseen = unseen_runs(probe, Dataset.load(tmp_path))
+    assert "t99-s0" in unseen and f"{seen[:3]}-s1" not in unseen
+    assert set(unseen) == set(probe.card.training.test_runs) | {"t99-s0"}
