@@ -211,21 +211,32 @@ def test_workers_share_the_work_and_seeds_do_not_depend_on_order(env):
     assert task_seed(1, chosen[0].instance_id) != task_seed(0, chosen[0].instance_id)
 
 
-def test_best_of_k_stops_at_the_first_verified_sample_and_records_each(env):
+def sample_script(task, solving_from: int):
+    """A scripted model for best-of-k: samples before `solving_from` submit without a
+    change (whatever they are told), later ones replay the gold fix. (text, runs)."""
     from bench.oracle import oracle_replies
 
-    home, config, tasks = env
-    task = by_id(tasks, "mean")
     gold = oracle_replies(task)
     runs: list[list[str]] = []
 
-    def reply(messages, options):
+    def text(messages) -> str:
         if not any(m.role == "assistant" for m in messages):
             runs.append([])  # a run's first call: a new sample
-        if len(runs) == 1:  # sample 0 submits without a change, whatever it is told
-            return SUBMIT
         runs[-1].append("x")
+        if len(runs) <= solving_from:
+            return SUBMIT
         return gold[min(len(runs[-1]), len(gold)) - 1]
+
+    return text, runs
+
+
+def test_best_of_k_stops_at_the_first_verified_sample_and_records_each(env):
+    home, config, tasks = env
+    task = by_id(tasks, "mean")
+    text, _ = sample_script(task, solving_from=1)
+
+    def reply(messages, options):
+        return text(messages)
 
     def backends(_task):
         return FakeBackend([reply] * 40)
@@ -254,22 +265,17 @@ def test_best_of_k_collects_every_samples_features_and_adds_their_counts(env, tm
 
     from agent.backends.base import BackendCapabilities, Generation
     from bench.collect import FeatureCollector, fixed_dir
-    from bench.oracle import oracle_replies
     from probes.dataset import Dataset
     from probes.labels import CLEAN
 
     home, config, tasks = env
     task = by_id(tasks, "mean")
-    gold = oracle_replies(task)
-    runs: list[list[str]] = []
+    text, runs = sample_script(task, solving_from=2)
 
     def reply(messages, options):
-        if not any(m.role == "assistant" for m in messages):
-            runs.append([])
-        runs[-1].append("x")
-        text = SUBMIT if len(runs) < 3 else gold[min(len(runs[-1]), len(gold)) - 1]
+        said = text(messages)
         states = np.full((4, 8), float(len(runs)), dtype=np.float32)  # which sample made it
-        return Generation(text=text, hidden=states, hidden_layer=2, logprobs=[-0.1] * 4,
+        return Generation(text=said, hidden=states, hidden_layer=2, logprobs=[-0.1] * 4,
                           entropies=[0.3] * 4)  # fmt: skip
 
     caps = BackendCapabilities(hidden_states=True, logprobs=True)
