@@ -80,7 +80,7 @@ def train(
     Fits the step probe and the prefix integrator on the collected dataset's training
     runs, sets thresholds for the target false-alarm rate on the calibration runs and
     reports figures against the baselines on the test runs."""
-    from agent.cli.common import console, fail, load
+    from agent.cli.common import console, err_console, fail, load
     from probes.dataset import Dataset, describe
     from probes.store import ProbeStore
     from probes.training import TrainOptions, train_probe
@@ -93,9 +93,10 @@ def train(
     if not dataset.shards:
         fail(f"no feature dataset for {model_id} in {data_dir}: collect runs first")
     out = console()
+    info = err_console() if as_json else out  # --json: stdout is the card and nothing else
     for note in dataset.skipped:
-        out.print(f"[yellow]skipped[/] {note}")
-    out.print(
+        info.print(f"[yellow]skipped[/] {note}")
+    info.print(
         f"dataset {data_dir}: {describe(dataset)}"
         + (f" ({repeats} repeated runs counted once)" if repeats else "")
     )

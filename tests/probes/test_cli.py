@@ -63,6 +63,13 @@ def test_eval_refuses_to_grade_a_probe_on_its_own_training_runs(home_with_data):
     assert engram(home_with_data, "eval", "--model", MODEL, "--all").returncode == 0
 
 
+def test_train_json_prints_only_the_card(home_with_data):
+    proc = engram(home_with_data, "train", "--model", MODEL, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model_id"] == MODEL
+    assert "dataset" in proc.stderr  # what it trained on is still said, on stderr
+
+
 def test_show_prints_the_card(home_with_data):
     assert engram(home_with_data, "train", "--model", MODEL).returncode == 0
     proc = engram(home_with_data, "show", "--model", MODEL)
