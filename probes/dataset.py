@@ -207,10 +207,6 @@ class Dataset:
         hashes = {k: v for k, v in self.hashes.items() if k in runs}
         return Dataset(kept, hashes, list(self.skipped)), len(self.shards) - len(kept)
 
-    def tasks_of(self, runs: Iterable[str]) -> set[str]:
-        wanted = set(runs)
-        return {r.task_id for s in self.shards if s.run_id in wanted for r in s.rows if r.task_id}
-
     @property
     def rows(self) -> list[StepRow]:
         return [row for shard in self.shards for row in shard.rows]

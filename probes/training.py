@@ -64,6 +64,11 @@ def task_groups(dataset: Dataset) -> dict[str, list[str]]:
     return groups
 
 
+def task_of_runs(dataset: Dataset) -> dict[str, str]:
+    """run id → its group in `task_groups`."""
+    return {run: task for task, runs in task_groups(dataset).items() for run in runs}
+
+
 def split_runs(dataset: Dataset, opts: TrainOptions) -> Split:
     rng = np.random.default_rng(opts.seed)
     verified = {row.run_id for row in dataset.rows if row.run_verified}
@@ -88,9 +93,9 @@ def unseen_runs(probe: TrainedProbe, dataset: Dataset) -> list[str]:
     *task*: another sample of a task it trained on shares the prompt and often whole
     steps, and a repeated greedy run is the very same run."""
     seen = set(probe.card.training.train_runs) | set(probe.card.training.calibration_runs)
-    seen_tasks = dataset.tasks_of(seen)
-    return [r for r in dataset.run_ids
-            if r not in seen and not dataset.tasks_of([r]) & seen_tasks]  # fmt: skip
+    task_of = task_of_runs(dataset)
+    seen_tasks = {task_of[r] for r in seen if r in task_of}
+    return [r for r in dataset.run_ids if r not in seen and task_of[r] not in seen_tasks]
 
 
 def rows_of(dataset: Dataset, runs: Sequence[str]) -> np.ndarray:
@@ -99,11 +104,11 @@ def rows_of(dataset: Dataset, runs: Sequence[str]) -> np.ndarray:
 
 
 def choose_l2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> float:
-    """The L2 strength with the best mean held-out AUROC over task-grouped folds."""
-    runs = np.unique(groups)
-    if len(runs) < 3:
+    """The L2 strength with the best mean held-out AUROC over folds of `groups` (tasks)."""
+    tasks = np.unique(groups)
+    if len(tasks) < 3:
         return DEFAULT_L2
-    folds = np.array_split(np.random.default_rng(seed).permutation(runs), min(3, len(runs)))
+    folds = np.array_split(np.random.default_rng(seed).permutation(tasks), min(3, len(tasks)))
     best, best_score = DEFAULT_L2, -np.inf
     for l2 in L2_GRID:
         scores = []
@@ -216,8 +221,8 @@ def train_probe(
             f"the training runs have {(y == 1).sum()} hallucinated and {(y == 0).sum()} clean "
             "steps; a probe needs both. Collect more runs (verified ones give clean steps)."
         )
-    task_of_run = {run: task for task, runs in task_groups(dataset).items() for run in runs}
-    groups = np.array([task_of_run[dataset.rows[i].run_id] for i in known])
+    task_of = task_of_runs(dataset)
+    groups = np.array([task_of[dataset.rows[i].run_id] for i in known])
     l2 = opts.l2 if opts.l2 is not None else choose_l2(x[known], y, groups, opts.seed)
     step = StepProbe.fit(x[known], y, l2=l2)
     prefix = PrefixIntegrator.fit(dataset.sequences(x, train_rows), decay=opts.decay, l2=l2)

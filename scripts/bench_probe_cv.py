@@ -45,6 +45,7 @@ from probes.training import (
     choose_l2,
     rows_of,
     task_groups,
+    task_of_runs,
 )
 
 
@@ -70,7 +71,7 @@ def folds_of(dataset: Dataset, k: int, seed: int) -> list[list[str]]:
     rng = np.random.default_rng(seed)
     groups = task_groups(dataset)
     labels_of: dict[str, set[int]] = {}
-    task_of = {run: task for task, runs in groups.items() for run in runs}
+    task_of = task_of_runs(dataset)
     for row in dataset.rows:
         labels_of.setdefault(task_of[row.run_id], set()).add(row.label)
     strata = (
@@ -110,7 +111,7 @@ def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int
     x = dataset.features(pooling)
     labels = dataset.labels
     groups = task_groups(dataset)
-    task_of_run = {run: task for task, runs in groups.items() for run in runs}
+    task_of_run = task_of_runs(dataset)
     n = len(labels)
     step = np.full(n, np.nan)
     prefix = np.full(n, np.nan)
