@@ -187,7 +187,7 @@ def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int
         "clean": int((y == 0).sum()),
         "auroc": figures,
         "target_false_alarm": opts.target_false_alarm,
-        "clean_steps_resampled": float((alarm[clean] > 0).mean()) if clean.any() else None,
+        "clean_steps_alarmed": float((alarm[clean] > 0).mean()) if clean.any() else None,
         "clean_runs_rolled_back": (
             float(np.mean(clean_runs_alarmed)) if clean_runs_alarmed else None
         ),
@@ -217,7 +217,7 @@ def render(result: dict) -> str:
         for name in ("step probe", "prefix integrator", "mean token entropy", "min logprob"):
             a = f[name]
             lines.append(f"| {name} | {a['auroc']:.3f} | {a['low']:.3f}–{a['high']:.3f} |")
-    rate = result["clean_steps_resampled"]
+    rate = result["clean_steps_alarmed"]
     roll = result["clean_runs_rolled_back"]
     lines += [
         "",
