@@ -14,8 +14,8 @@ scores it prints:
 
 - step AUROC of the step probe, the prefix integrator and both baselines (mean token
   entropy, negated minimum logprob), with a 95 % interval from a bootstrap over tasks;
-- at the calibrated thresholds: held-out clean steps that would be resampled, clean
-  verified runs that would see a rollback, and detection rate / lag in steps over the
+- at the calibrated thresholds: held-out clean steps that would alarm (a resample or a
+  rollback), clean verified runs that would see a rollback, and detection rate / lag in steps over the
   runs with a hallucinated step.
 
 `--bench-run NAME` restricts the dataset to the runs of those bench runs (their tasks'
@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probes.dataset import Dataset, Shard
+from probes.dataset import Dataset
 from probes.features import baseline_scores
 from probes.labels import UNKNOWN
 from probes.metrics import auroc, detection_lag, run_alarmed, summarize_lags
@@ -58,11 +58,6 @@ def bench_run_ids(bench_dir: Path) -> set[str]:
             ids.add(result["run_id"])
         ids.update(s["run_id"] for s in result.get("extras", {}).get("samples", []))
     return ids
-
-
-def restrict(dataset: Dataset, runs: set[str]) -> Dataset:
-    shards: list[Shard] = [s for s in dataset.shards if s.run_id in runs]
-    return Dataset(shards, {k: v for k, v in dataset.hashes.items() if k in runs})
 
 
 def folds_of(dataset: Dataset, k: int, seed: int) -> list[list[str]]:
@@ -120,7 +115,8 @@ def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int
     clean_runs_alarmed: list[bool] = []
     for k, held_tasks in enumerate(folds_of(dataset, folds, opts.seed)):
         held_runs = [r for t in held_tasks for r in groups[t]]
-        train_runs = [r for r in dataset.run_ids if r not in set(held_runs)]
+        held = set(held_runs)
+        train_runs = [r for r in dataset.run_ids if r not in held]
         train_rows = rows_of(dataset, train_runs)
         known = train_rows[labels[train_rows] != UNKNOWN]
         y = labels[known]
@@ -286,15 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         from probes.store import ProbeStore
 
         data = ProbeStore.for_home(home).data_dir(_model(args.model)[0])
-    dataset = Dataset.load(data)
+    wanted: set[str] | None = None
     if args.bench_run:
-        wanted: set[str] = set()
+        wanted = set()
         for name in args.bench_run:
             folder = Path(name) if Path(name).is_dir() else home.bench / name
             if not folder.is_dir():
                 parser.error(f"no bench run {name!r} (looked in {folder})")
             wanted |= bench_run_ids(folder)
-        dataset = restrict(dataset, wanted)
+    dataset = Dataset.load(data, runs=wanted)
     dataset, repeats = dataset.without_repeats()
     if not dataset.shards:
         parser.error(f"no runs with features in {data}")
