@@ -75,18 +75,21 @@ def probe_metrics(probe, data_dir: Path, arm_of_run: dict[str, str]) -> dict[str
                            "skipped": dataset.skipped}  # fmt: skip
     if not dataset.shards:
         return out
-    out["all"] = evaluate(probe, dataset, dataset.run_ids).model_dump(mode="json")
+    # Where the probe never intervened, the two arms often make the same run of a task;
+    # over both arms such a run is one observation, not two (per arm it is kept).
+    distinct, out["repeats"] = dataset.without_repeats()
+    out["all"] = evaluate(probe, distinct, distinct.run_ids).model_dump(mode="json")
     out["by_arm"] = {}
     for arm in sorted(set(arm_of_run.values())):
         runs = [r for r in dataset.run_ids if arm_of_run.get(r) == arm]
         if runs:
             out["by_arm"][arm] = evaluate(probe, dataset, runs).model_dump(mode="json")
-    x = dataset.features(probe.card.pooling)
-    rows = np.arange(len(dataset.rows))
-    labels = dataset.labels
+    x = distinct.features(probe.card.pooling)
+    rows = np.arange(len(distinct.rows))
+    labels = distinct.labels
     known = labels != UNKNOWN
-    step, prefix = score_rows(probe, dataset, x, rows)
-    base = baseline_scores(dataset.baseline("mean_entropy"), dataset.baseline("min_logprob"))
+    step, prefix = score_rows(probe, distinct, x, rows)
+    base = baseline_scores(distinct.baseline("mean_entropy"), distinct.baseline("min_logprob"))
     y = labels[known]
     out["roc"] = {
         "step probe": roc_points(step[known], y),
@@ -203,7 +206,13 @@ class ProbeTrack:
         lines += [f"Features recorded from this run: {this['dataset']}.", ""]
         evaluations = {}
         if "all" in this:
-            evaluations["this run, both arms"] = this["all"]
+            # (older metrics.json files counted a run both arms made alike twice)
+            both = (
+                "this run, both arms (alike runs once)"
+                if "repeats" in this
+                else "this run, both arms"
+            )
+            evaluations[both] = this["all"]
             evaluations.update({f"this run, probes {a}": e for a, e in this["by_arm"].items()})
         if metrics.get("probe_dataset"):
             evaluations["probe dataset, unseen runs"] = metrics["probe_dataset"]

@@ -17,7 +17,7 @@ from agent.home import Home
 from bench.oracle import oracle_replies
 from bench.report.render import render_report
 from bench.session import start_session
-from bench.tracks.probe import roc_points
+from bench.tracks.probe import probe_metrics, roc_points
 from tests.bench.taskset import make_tasks, task_file
 from tests.probes.synthetic import DIM, write_dataset
 
@@ -120,6 +120,38 @@ def test_features_are_recorded_labelled_and_scored(probed_run):
     assert "## probe" in text and "step AUROC" in text
     assert (report.directory / "probe_roc.png").read_bytes()[:4] == b"\x89PNG"
     assert (report.directory / "probe_ab.png").is_file()
+
+
+def test_a_run_both_arms_made_alike_counts_once_over_both_arms(probed_run, tmp_path):
+    from probes.dataset import read_shard, write_shard
+    from probes.store import ProbeStore
+
+    session, *_ = probed_run
+    probe = ProbeStore.for_home(session.home).load(MODEL)
+    source = session.run_dir / "probe" / "dataset"
+    on_runs = {json.loads(p.read_text())["run_id"]
+               for p in (session.run_dir / "probe" / "on" / "tasks").glob("*.json")}  # fmt: skip
+    shards = [read_shard(p) for p in sorted(source.glob("*.jsonl"))]
+    shards = [s for s in shards if s.run_id in on_runs]
+    assert len(shards) == 2
+    data = tmp_path / "dataset"
+    arm_of_run = {}
+    for shard in shards:  # one arm's runs, then the same runs again as the other arm's
+        write_shard(data, shard)
+        arm_of_run[shard.run_id] = "on"
+        twin = shard.run_id + "-off"
+        shard.run_id = twin
+        shard.rows = [row.model_copy(update={"run_id": twin}) for row in shard.rows]
+        write_shard(data, shard)
+        arm_of_run[twin] = "off"
+    metrics = probe_metrics(probe, data, arm_of_run)
+    assert metrics["repeats"] == len(shards)
+    assert (
+        metrics["all"]["steps"]
+        == metrics["by_arm"]["on"]["steps"]
+        == metrics["by_arm"]["off"]["steps"]
+    )
+    assert metrics["roc"]["step probe"]["positives"] == metrics["all"]["hallucinated"]
 
 
 def test_roc_points_match_hand_computed_values():
