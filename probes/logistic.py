@@ -27,16 +27,25 @@ class Standardizer:
     mean: np.ndarray
     scale: np.ndarray
 
+    """Per-feature centring and scaling. NaN marks a missing value (a step whose backend
+    gave no token statistics): fitting ignores it and transforming maps it to 0, the
+    training mean, so a missing input neither raises nor lowers a score."""
+
     @classmethod
     def fit(cls, x: np.ndarray) -> Standardizer:
         x = np.asarray(x, dtype=np.float64)
-        scale = x.std(axis=0)
+        missing = np.isnan(x)
+        present = np.where(missing, 0.0, x)
+        count = np.maximum((~missing).sum(axis=0), 1)
+        mean = present.sum(axis=0) / count
+        scale = np.sqrt((np.where(missing, 0.0, x - mean) ** 2).sum(axis=0) / count)
         # A constant feature carries no information; dividing by ~0 would only amplify noise.
         scale = np.where(scale > 1e-6, scale, 1.0)
-        return cls(mean=x.mean(axis=0), scale=scale)
+        return cls(mean=mean, scale=scale)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        return np.where(np.isnan(z), 0.0, z)
 
 
 @dataclass

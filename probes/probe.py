@@ -27,6 +27,7 @@ from pydantic import Field
 from agent.types import Decision, Model, Persisted, ProbeReading, content_hash, utcnow
 from probes.calibration import Thresholds
 from probes.features import Pooling, StepFeatures
+from probes.inputs import DEFAULT_INPUTS, ProbeInputs, step_vector
 from probes.prefix import PrefixIntegrator
 from probes.step_probe import StepProbe
 
@@ -97,8 +98,13 @@ class ProbeCard(Persisted):
     model_id: str
     model_sha256: str | None = None
     layer: int
-    hidden_size: int
+    hidden_size: int = Field(
+        description="the probes' input size (the hidden size, +2 with baselines)"
+    )
     pooling: str
+    inputs: ProbeInputs = Field(
+        default=DEFAULT_INPUTS, description="what the probes read (probes.inputs)"
+    )
     decay: float
     thresholds: Thresholds
     training: TrainingSummary
@@ -131,8 +137,10 @@ class TrainedProbe:
         return Pooling.parse(self.card.pooling)
 
     def score(self, pending: StepFeatures, history: Sequence[StepFeatures]) -> ProbeReading:
-        step_score = float(self.step.score(pending.vector)[0])
-        run = np.vstack([*(h.vector for h in history), pending.vector])
+        inputs = self.card.inputs
+        vector = step_vector(pending, inputs)
+        step_score = float(self.step.score(vector)[0])
+        run = np.vstack([*(step_vector(h, inputs) for h in history), vector])
         prefix_score = self.prefix.score(run)
         t = self.card.thresholds
         return reading(self.probe_id, pending, step_score, prefix_score, t.step, t.prefix,

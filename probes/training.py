@@ -23,6 +23,7 @@ from agent.types import Model
 from probes.calibration import Thresholds, calibrate
 from probes.dataset import Dataset, DatasetError
 from probes.features import DEFAULT_POOLING, Pooling, baseline_scores
+from probes.inputs import DEFAULT_INPUTS, check, dataset_matrix
 from probes.labels import UNKNOWN
 from probes.metrics import auroc, detection_lag, false_alarm_rate, run_alarmed, summarize_lags
 from probes.prefix import PrefixIntegrator
@@ -36,6 +37,7 @@ DEFAULT_L2 = 1.0
 @dataclass
 class TrainOptions:
     pooling: str = DEFAULT_POOLING.name
+    inputs: str = DEFAULT_INPUTS  # probes.inputs: hidden | baselines | hidden+baselines
     decay: float = 0.7
     target_false_alarm: float = 0.05
     l2: float | None = None  # None: chosen by cross-validation over training runs
@@ -159,7 +161,7 @@ def score_rows(
 
 
 def evaluate(probe: TrainedProbe, dataset: Dataset, runs: Sequence[str]) -> Evaluation:
-    x = dataset.features(probe.card.pooling)
+    x = dataset_matrix(dataset, probe.card.pooling, probe.card.inputs)
     rows = rows_of(dataset, runs)
     labels = dataset.labels[rows]
     step, prefix = score_rows(probe, dataset, x, rows)
@@ -208,9 +210,10 @@ def train_probe(
 ) -> tuple[TrainedProbe, Evaluation]:
     opts = opts or TrainOptions()
     Pooling.parse(opts.pooling)  # a bad spelling fails before any work
+    check(opts.inputs)
     if not dataset.shards:
         raise DatasetError("the dataset is empty: collect runs first (`engram probes collect`)")
-    x = dataset.features(opts.pooling)
+    x = dataset_matrix(dataset, opts.pooling, opts.inputs)
     labels = dataset.labels
     split = split_runs(dataset, opts)
     train_rows = rows_of(dataset, split.train)
@@ -237,7 +240,7 @@ def train_probe(
     card = ProbeCard(
         probe_id=probe_id_for(model_id, step, prefix), model_id=model_id,
         model_sha256=model_sha256, layer=int(dataset.layer or 0), hidden_size=x.shape[1],
-        pooling=opts.pooling, decay=opts.decay, thresholds=thresholds,
+        pooling=opts.pooling, inputs=check(opts.inputs), decay=opts.decay, thresholds=thresholds,
         training=TrainingSummary(
             runs=counts["runs"], steps=counts["steps"], hallucinated=counts["hallucinated"],
             clean=counts["clean"], unknown=counts["unknown"], train_runs=split.train,

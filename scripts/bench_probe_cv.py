@@ -18,6 +18,11 @@ scores it prints:
   rollback), clean verified runs that would see a rollback, and detection rate / lag in steps over the
   runs with a hallucinated step.
 
+`--inputs` chooses what the step probe and the integrator read (probes.inputs, as
+`engram probes train --inputs`): `hidden` (the pooled hidden state, the default),
+`baselines` (the step's min logprob and mean entropy only: a two-feature logistic fit)
+or `hidden+baselines` (both).
+
 `--bench-run NAME` restricts the dataset to the runs of those bench runs (their tasks'
 `run_id`s and best-of-k samples), e.g. to keep one policy's runs apart.
 """
@@ -35,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probes.dataset import Dataset
 from probes.features import baseline_scores
+from probes.inputs import INPUTS, dataset_matrix
 from probes.labels import UNKNOWN
 from probes.metrics import auroc, detection_lag, run_alarmed, summarize_lags
 from probes.prefix import PrefixIntegrator
@@ -101,9 +107,9 @@ def bootstrap_auroc(scores, labels, tasks, reps: int, seed: int) -> tuple[float,
 
 
 def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int,
-                   opts: TrainOptions, reps: int) -> dict:  # fmt: skip
+                   opts: TrainOptions, reps: int, inputs: str = "hidden") -> dict:  # fmt: skip
     """`tools`: each row's tool name (its kind of step)."""
-    x = dataset.features(pooling)
+    x = dataset_matrix(dataset, pooling, inputs)
     labels = dataset.labels
     groups = task_groups(dataset)
     task_of_run = task_of_runs(dataset)
@@ -174,6 +180,7 @@ def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int
     clean = known & (labels == 0)
     return {
         "pooling": pooling,
+        "inputs": inputs,
         "folds": folds,
         "skipped_folds": skipped,
         "tasks": len(set(task_of_row[known].tolist())),
@@ -198,7 +205,8 @@ def cross_validate(dataset: Dataset, tools: np.ndarray, pooling: str, folds: int
 
 def render(result: dict) -> str:
     lines = [
-        f"pooling {result['pooling']}: {result['tasks']} tasks, {result['runs']} runs, "
+        f"pooling {result['pooling']}, probe inputs {result.get('inputs', 'hidden')}: "
+        f"{result['tasks']} tasks, {result['runs']} runs, "
         f"{result['steps']} labelled steps ({result['hallucinated']} hallucinated, "
         f"{result['clean']} clean), {result['folds']} folds by task"
         + (
@@ -266,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only runs of this bench run (name under ENGRAM_HOME/bench, or a path)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--pooling", default="exp:0.25", help="a stored pooling, or `all`")
+    parser.add_argument("--inputs", choices=INPUTS, default="hidden",
+                        help="what the probes read (default: the hidden state, as trained)")  # fmt: skip
     parser.add_argument("--decay", type=float, default=0.7)
     parser.add_argument("--target-false-alarm", type=float, default=0.05)
     parser.add_argument("--bootstrap", type=int, default=2000)
@@ -298,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = TrainOptions(decay=args.decay, target_false_alarm=args.target_false_alarm,
                         seed=args.seed)  # fmt: skip
     tools = tools_of(dataset, home)
-    results = [cross_validate(dataset, tools, p, args.folds, opts, args.bootstrap)
+    results = [cross_validate(dataset, tools, p, args.folds, opts, args.bootstrap, args.inputs)
                for p in poolings]  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=2))

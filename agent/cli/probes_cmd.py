@@ -65,6 +65,11 @@ def _print_evaluation(evaluation, thresholds, title: str) -> None:
 def train(
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     pooling: str = typer.Option("exp:0.25", help="exp[:half_life] | linear | mean | last"),
+    inputs: str = typer.Option(
+        "hidden",
+        help="what the probes read: hidden | baselines (min logprob and mean "
+        "entropy) | hidden+baselines; compare them with scripts/bench_probe_cv.py --inputs",
+    ),
     decay: float = typer.Option(None, help="prefix integrator decay (default: probes.decay)"),
     target_false_alarm: float = typer.Option(
         None, help="clean steps / runs that may alarm (default: probes.target_false_alarm)"
@@ -101,7 +106,7 @@ def train(
         + (f" ({repeats} repeated runs counted once)" if repeats else "")
     )
     opts = TrainOptions(
-        pooling=pooling, decay=decay if decay is not None else cfg.probes.decay,
+        pooling=pooling, inputs=inputs, decay=decay if decay is not None else cfg.probes.decay,
         target_false_alarm=(
             target_false_alarm if target_false_alarm is not None else cfg.probes.target_false_alarm
         ),

@@ -67,6 +67,7 @@ def probe_metrics(probe, data_dir: Path, arm_of_run: dict[str, str]) -> dict[str
 
     from probes.dataset import Dataset, describe
     from probes.features import baseline_scores
+    from probes.inputs import dataset_matrix
     from probes.labels import UNKNOWN
     from probes.training import evaluate, score_rows
 
@@ -84,7 +85,7 @@ def probe_metrics(probe, data_dir: Path, arm_of_run: dict[str, str]) -> dict[str
         runs = [r for r in dataset.run_ids if arm_of_run.get(r) == arm]
         if runs:
             out["by_arm"][arm] = evaluate(probe, dataset, runs).model_dump(mode="json")
-    x = distinct.features(probe.card.pooling)
+    x = dataset_matrix(distinct, probe.card.pooling, probe.card.inputs)
     rows = np.arange(len(distinct.rows))
     labels = distinct.labels
     known = labels != UNKNOWN

@@ -13,7 +13,7 @@ import pytest
 
 from agent.types import ExitStatus
 from probes.store import ProbeStore
-from tests.probes.synthetic import write_dataset
+from tests.probes.synthetic import DIM, write_dataset
 
 ENGRAM = str(Path(sys.executable).with_name("engram"))
 MODEL = "test/model"
@@ -68,6 +68,17 @@ def test_train_json_prints_only_the_card(home_with_data):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model_id"] == MODEL
     assert "dataset" in proc.stderr  # what it trained on is still said, on stderr
+
+
+def test_train_inputs_are_stored_on_the_card_and_checked(home_with_data):
+    proc = engram(
+        home_with_data, "train", "--model", MODEL, "--inputs", "hidden+baselines", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads(proc.stdout)
+    assert card["inputs"] == "hidden+baselines" and card["hidden_size"] == DIM + 2
+    bad = engram(home_with_data, "train", "--model", MODEL, "--inputs", "logits")
+    assert bad.returncode == 2 and "unknown probe inputs" in bad.stderr
 
 
 def test_show_prints_the_card(home_with_data):

@@ -56,6 +56,18 @@ def test_the_probe_finds_the_signal_and_the_noise_baseline_does_not(cv, dataset)
     assert "step probe" in cv.render(result)
 
 
+def test_probe_inputs_choose_what_the_probes_read(cv, dataset):
+    # In the synthetic data the label lives in the hidden state and the token statistics
+    # are noise: a probe on the statistics alone sits at chance, one on both still finds it.
+    tools = np.array(["edit"] * len(dataset.rows))
+    opts = TrainOptions(seed=0)
+    both = cv.cross_validate(dataset, tools, POOLING, 5, opts, reps=50, inputs="hidden+baselines")
+    stats = cv.cross_validate(dataset, tools, POOLING, 5, opts, reps=50, inputs="baselines")
+    assert both["inputs"] == "hidden+baselines" and "hidden+baselines" in cv.render(both)
+    assert both["auroc"]["all steps"]["step probe"]["auroc"] > 0.9
+    assert abs(stats["auroc"]["all steps"]["step probe"]["auroc"] - 0.5) < 0.15
+
+
 def test_bench_runs_name_their_samples(cv, tmp_path):
     import json
 
