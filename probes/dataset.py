@@ -165,10 +165,16 @@ class Dataset:
     skipped: list[str] = field(default_factory=list)  # shards that could not be read, and why
 
     @classmethod
-    def load(cls, data_dir: Path, runs: Iterable[str] | None = None) -> Dataset:
+    def load(cls, data_dir: Path | Sequence[Path], runs: Iterable[str] | None = None) -> Dataset:
+        """Every readable shard of one directory, or of several (a probe track run's
+        `probe/dataset` next to the store's, say); a run found twice is read once."""
+        dirs = [data_dir] if isinstance(data_dir, Path) else list(data_dir)
         wanted = None if runs is None else {shard_name(r) for r in runs}
         shards, hashes, skipped = [], {}, []
-        for jsonl in sorted(data_dir.glob("*.jsonl")) if data_dir.is_dir() else []:
+        found = [j for d in dirs if d.is_dir() for j in sorted(d.glob("*.jsonl"))]
+        for jsonl in found:
+            if jsonl.stem in hashes:
+                continue
             if wanted is not None and jsonl.stem not in wanted:
                 continue
             if not jsonl.with_suffix(".safetensors").is_file():
@@ -182,9 +188,8 @@ class Dataset:
             hashes[jsonl.stem] = shard_hash(jsonl)
         layers = {s.layer for s in shards}
         if len(layers) > 1:
-            raise DatasetError(
-                f"{data_dir} mixes layers {sorted(layers)}; keep one layer per dataset"
-            )
+            where = ", ".join(str(d) for d in dirs)
+            raise DatasetError(f"{where} mixes layers {sorted(layers)}; keep one layer per dataset")
         return cls(shards, hashes, skipped)
 
     def without_repeats(self) -> tuple[Dataset, int]:

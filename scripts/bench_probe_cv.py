@@ -1,7 +1,8 @@
 """Probe accuracy on real runs, cross-validated by task: AUROC with intervals, lag, alarms.
 
     .venv/bin/python scripts/bench_probe_cv.py [--model qwen2.5-coder-0.5b-instruct]
-        [--bench-run NAME ...] [--folds 5] [--pooling exp:0.25 | all] [--json]
+        [--data DIR ...] [--no-store] [--bench-run NAME ...] [--folds 5]
+        [--pooling exp:0.25 | all] [--inputs hidden] [--json]
 
 `engram probes train` holds out a quarter of the runs once; with the few dozen
 hallucinated steps a day of this machine yields, one split's figures swing with the
@@ -22,6 +23,10 @@ scores it prints:
 `engram probes train --inputs`): `hidden` (the pooled hidden state, the default),
 `baselines` (the step's min logprob and mean entropy only: a two-feature logistic fit)
 or `hidden+baselines` (both).
+
+`--data DIR` reads a further dataset directory with the probe store's, e.g. the
+`probe/dataset` of a probe track run (those runs never enter the store, so that the
+track's probe is not scored on its own training data); a run found in both counts once.
 
 `--bench-run NAME` restricts the dataset to the runs of those bench runs (their tasks'
 `run_id`s and best-of-k samples), e.g. to keep one policy's runs apart.
@@ -268,8 +273,11 @@ def tools_of(dataset: Dataset, home) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model (default: the configured one)")
-    parser.add_argument("--data", type=Path, default=None, help="dataset directory "
-                        "(default: the probe store's for the model)")  # fmt: skip
+    parser.add_argument("--data", type=Path, action="append", default=[],
+                        help="a further dataset directory to read with the probe store's, e.g. "
+                        "a probe track run's probe/dataset (repeatable)")  # fmt: skip
+    parser.add_argument("--no-store", action="store_true",
+                        help="read only the --data directories, not the probe store's")  # fmt: skip
     parser.add_argument("--bench-run", action="append", default=[],
                         help="only runs of this bench run (name under ENGRAM_HOME/bench, or a path)")  # fmt: skip
     parser.add_argument("--folds", type=int, default=5)
@@ -286,12 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     from agent.home import Home
 
     home = Home.resolve()
-    data = args.data
-    if data is None:
+    data: list[Path] = list(args.data)
+    if not args.no_store:
         from agent.cli.probes_cmd import _model
         from probes.store import ProbeStore
 
-        data = ProbeStore.for_home(home).data_dir(_model(args.model)[0])
+        data.insert(0, ProbeStore.for_home(home).data_dir(_model(args.model)[0]))
+    if not data:
+        parser.error("--no-store needs at least one --data directory")
     wanted: set[str] | None = None
     if args.bench_run:
         wanted = set()
@@ -303,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Dataset.load(data, runs=wanted)
     dataset, repeats = dataset.without_repeats()
     if not dataset.shards:
-        parser.error(f"no runs with features in {data}")
+        parser.error(f"no runs with features in {', '.join(map(str, data))}")
     poolings = dataset.poolings if args.pooling == "all" else [args.pooling]
     opts = TrainOptions(decay=args.decay, target_false_alarm=args.target_false_alarm,
                         seed=args.seed)  # fmt: skip
@@ -313,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"dataset: {data} ({repeats} repeated runs left out)")
+        print(f"dataset: {', '.join(map(str, data))} ({repeats} repeated runs left out)")
         print("\n\n".join(render(r) for r in results))
     return 0
 

@@ -78,3 +78,29 @@ def test_bench_runs_name_their_samples(cv, tmp_path):
     )
     (tasks / "b.json").write_text(json.dumps({"run_id": "r3", "extras": {}}))
     assert cv.bench_run_ids(tmp_path) == {"r1", "r2", "r3"}
+
+
+def test_the_script_reads_further_dataset_directories(cv, tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("ENGRAM_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(7)
+    first, second = tmp_path / "a", tmp_path / "b"
+    for task in range(20):
+        folder = first if task < 10 else second
+        write_shard(folder, synthetic_shard(f"t{task:02d}", rng, task_id=f"task-{task:02d}"))
+    argv = [
+        "--no-store",
+        "--data",
+        str(first),
+        "--data",
+        str(second),
+        "--json",
+        "--bootstrap",
+        "20",
+    ]
+    assert cv.main(argv) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["tasks"] == 20 and result["runs"] == 20
+    with pytest.raises(SystemExit):
+        cv.main(["--no-store"])

@@ -10,7 +10,7 @@ from agent.backends.base import Generation
 from agent.monitor import AcceptAll, MonitorInput
 from agent.types import ExitStatus, Observation, Step, Task, ToolCall, Trajectory, Verification
 from probes.collect import RecordingMonitor, rows_from_trajectory
-from probes.dataset import Dataset, read_shard, shard_hash, write_shard
+from probes.dataset import Dataset, DatasetError, read_shard, shard_hash, write_shard
 from probes.features import DATASET_POOLINGS
 from probes.labels import CLEAN, HALLUCINATED, UNKNOWN, Labeler
 from tests.conftest import REPO_ROOT
@@ -146,3 +146,21 @@ def test_a_repeated_greedy_run_counts_once(tmp_path):
         write_shard(tmp_path, shard)
     kept, dropped = Dataset.load(tmp_path).without_repeats()
     assert dropped == 1 and kept.run_ids == ["a", "c"]
+
+
+def test_several_directories_load_as_one_dataset_and_a_run_in_both_counts_once(tmp_path):
+    rng = np.random.default_rng(4)
+    store, track = tmp_path / "store", tmp_path / "track"
+    write_shard(store, synthetic_shard("r0", rng, steps=4))
+    shared = synthetic_shard("r1", rng, steps=4)
+    write_shard(store, shared)
+    write_shard(track, shared)  # the same run copied into both
+    write_shard(track, synthetic_shard("r2", rng, steps=4))
+    data = Dataset.load([store, track, tmp_path / "missing"])
+    assert sorted(data.run_ids) == ["r0", "r1", "r2"]
+    assert set(data.hashes) == {"r0", "r1", "r2"}
+    assert Dataset.load([store, track], runs=["r2"]).run_ids == ["r2"]
+    with_layer = synthetic_shard("r3", rng, steps=4, layer=5)
+    write_shard(track, with_layer)
+    with pytest.raises(DatasetError, match="mixes layers"):
+        Dataset.load([store, track])
