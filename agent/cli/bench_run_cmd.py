@@ -64,6 +64,12 @@ def run(
     ),
     learn_every: int = typer.Option(5, "--learn-every", help="learn: consolidate every k verified"),
     learn_tasks: int = typer.Option(None, "--learn-tasks", help="learn: training tasks streamed"),
+    stream_best_of: int = typer.Option(
+        None,
+        "--stream-best-of",
+        help="learn: samples per training task in the agent stream (ReST: every verified "
+        "sample is a self-edit source); held-out arms keep --best-of",
+    ),
     learn_source: list[str] = typer.Option(
         None, "--learn-source", help="learn: agent | bootstrap (each its own curve)"
     ),
@@ -119,6 +125,10 @@ def run(
         options = {"collect_probes": collect_probes, "learn_every": learn_every,
                    "learn_tasks": learn_tasks, "learn_sources": _split_list(learn_source) or ["agent"],
                    "arms": _split_list([arms]), "humaneval_n": humaneval_n}  # fmt: skip
+        if stream_best_of is not None:
+            if stream_best_of < 1:
+                fail("--stream-best-of is a number of samples: 1 or more")
+            options["stream_best_of"] = stream_best_of
         if adapter is not None:
             if not (adapter / "manifest.json").is_file():
                 fail(f"--adapter {adapter}: not an adapter version folder (no manifest.json); "

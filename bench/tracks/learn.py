@@ -4,7 +4,10 @@ For each learning source (`--learn-source`, each its own curve, never mixed):
 
 - `agent`: the agent works through a stream of the repo's *training* tasks (seeded
   order, `--learn-tasks` of them), one at a time, using the memory it has so far
-  (adapter + notes); each graded-resolved run is a verified example;
+  (adapter + notes); each graded-resolved run is a verified example. With
+  `--stream-best-of K` each training task gets up to K samples (sample 0 as
+  configured, the others hotter; the first verified one ends the task): rejection
+  sampling, as in ReST / SEAL. The held-out arms are not sampled (`--best-of` applies);
 - `bootstrap`: a demonstration is written for each training task from its known fix
   (labelled as bootstrap material; never reported as the agent's own).
 
@@ -163,7 +166,9 @@ class LearnTrack:
         one_at_a_time = RunnerOptions(**{**session.options.__dict__, "workers": 1})
         stream_runner = session.runner(one_at_a_time)
         stream_store = session.store("learn", source, "stream")
-        stream_arm = Arm("stream", runs_home=learn_home, learn=True,
+        samples = session.track_options.get("stream_best_of")
+        stream_flags = {"agent.best_of": int(samples)} if samples else {}
+        stream_arm = Arm("stream", flags=stream_flags, runs_home=learn_home, learn=True,
                          hooks=[AdapterHook(self.ops, learn_home), NotesHook(self.ops, learn_home)])  # fmt: skip
         verified, rounds = 0, 0
         for position, task in enumerate(stream, 1):

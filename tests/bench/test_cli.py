@@ -55,3 +55,6 @@ def test_usage_errors_say_what_to_do(tmp_path):
     assert neither.returncode == 2 and "--predictions" in neither.stderr
     not_a_repo = engram(tmp_path, "generate", "--repo", str(tmp_path / "nowhere"), "-n", "1")
     assert not_a_repo.returncode == 2 and "neither a git repository" in not_a_repo.stderr
+    no_samples = engram(tmp_path, "run", "--tasks", str(path), "--track", "learn",
+                        "--stream-best-of", "0")  # fmt: skip
+    assert no_samples.returncode == 2 and "--stream-best-of" in no_samples.stderr

@@ -37,7 +37,8 @@ def learned(tmp_path_factory):
         config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
                                     "agent.repo_map_tokens": 0}).config  # fmt: skip
         options = {"learn_every": 2, "learn_sources": ["agent", "bootstrap"],
-                   "arms": ["notes", "adapter", "candidate"], "humaneval_n": 8}  # fmt: skip
+                   "arms": ["notes", "adapter", "candidate"], "humaneval_n": 8,
+                   "stream_best_of": 3}  # fmt: skip
         session = start_session(home, task_file(root / "tasks.jsonl", tasks), config,
                                 tracks=["knowledge", "learn", "forget"], oracle=True,
                                 options=options, name="learn", command=["engram", "bench"])  # fmt: skip
@@ -83,6 +84,21 @@ def test_each_source_learns_in_its_own_home_and_only_from_training_tasks(learned
     assert boot[-1]["eligible"] == [] and sorted(boot[-1]["demos"]) == sorted(TRAIN)
     # Demonstrations are learned from only when asked for (`engram learn --bootstrap`).
     assert all(c["bootstrap"] for c in boot) and not any(c["bootstrap"] for c in agent)
+
+
+def test_only_the_stream_samples_best_of_k(learned):
+    _, session, *_ = learned
+    learn = session.run_dir / "learn"
+    stream = [
+        json.loads(p.read_text()) for p in (learn / "agent" / "stream" / "tasks").glob("*.json")
+    ]
+    assert {r["instance_id"] for r in stream} == TRAIN
+    # The oracle verifies its first sample, which ends the task: one sample run of three.
+    assert all(len(r["extras"]["samples"]) == 1 and r["extras"]["pass@3"] for r in stream)
+    held_out = list((learn / "base" / "tasks").glob("*.json")) + list(
+        learn.glob("agent/r*/*/tasks/*.json")
+    )
+    assert held_out and not any("samples" in json.loads(p.read_text())["extras"] for p in held_out)
 
 
 def test_the_arms_use_the_memory_they_name(learned):
