@@ -28,7 +28,9 @@ its stream runs and adapters never reach the user's memory, and evaluation runs 
 test tasks are stored in another home so they can never be learned from.
 
 The stream is sequential (the memory a task sees depends on the tasks before it);
-`--workers` parallelises the evaluation cells. Resumable: stream results, round
+`--workers` parallelises the evaluation cells — and the agent stream too when
+`--learn-every` is at least the stream's length, since then the only round comes at
+the end and every stream task sees the same memory. Resumable: stream results, round
 records and evaluation cells are all stored as they complete. A round whose `learn`
 finished but whose record was not yet written is consolidated again on resume.
 
@@ -170,6 +172,16 @@ class LearnTrack:
         stream_flags = {"agent.best_of": int(samples)} if samples else {}
         stream_arm = Arm("stream", flags=stream_flags, runs_home=learn_home, learn=True,
                          hooks=[AdapterHook(self.ops, learn_home), NotesHook(self.ops, learn_home)])  # fmt: skip
+        if source == "agent" and every >= len(stream):
+            # No round can come before the stream ends, so every stream task sees the same
+            # memory (the base) and the order cannot matter: run the stream with the
+            # session's workers instead of one task at a time, then the one round.
+            results = session.runner().run(stream, stream_store, stream_arm)
+            verified = sum(int(r.resolved) for r in results.values())
+            if verified:
+                self._round(session, source, 1, verified, len(stream), clean, learn_home)
+                self._evaluate(session, source, 1, held_out, arms, learn_home, eval_home)
+            return
         verified, rounds = 0, 0
         for position, task in enumerate(stream, 1):
             if source == "agent":

@@ -4,6 +4,7 @@ report and resumed without redoing anything."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -188,3 +189,32 @@ def test_the_report_counts_a_cause_for_every_failed_run_from_its_trajectory(lear
 def test_a_resumed_run_redoes_nothing(learned):
     *_, calls, repeat = learned
     assert calls == repeat
+
+
+def test_a_stream_with_one_round_at_the_end_runs_its_tasks_side_by_side(tmp_path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENGRAM_HOME", str(tmp_path / "home"))
+        home = Home.resolve()
+        home.ensure()
+        tasks = make_tasks(make_git_repo(tmp_path / "stats", STATS_REPO), home)
+        config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
+                                    "agent.repo_map_tokens": 0}).config  # fmt: skip
+        options = {"learn_every": len(TRAIN), "learn_sources": ["agent"], "arms": ["notes"]}
+        session = start_session(home, task_file(tmp_path / "tasks.jsonl", tasks), config,
+                                tracks=["learn"], oracle=True, workers=2, options=options,
+                                name="one-round", command=["engram", "bench"])  # fmt: skip
+        fake = FakeMemory()
+        session.memory = fake
+        session.run_tracks()
+    learn = session.run_dir / "learn" / "agent"
+    stream = [json.loads(p.read_text()) for p in (learn / "stream" / "tasks").glob("*.json")]
+    assert {r["instance_id"] for r in stream} == TRAIN and all(
+        r["status"] == "resolved" for r in stream
+    )
+    spans = sorted((r["started_at"], r["ended_at"]) for r in stream)
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))  # two ran at once
+    rounds = sorted(p.name for p in (learn / "rounds").glob("*.json"))
+    assert rounds == ["r01.json"] and len(fake.learned) == 1
+    record = json.loads((learn / "rounds" / "r01.json").read_text())
+    assert record["verified"] == len(TRAIN) and record["stream_position"] == len(TRAIN)
+    assert len(list((learn / "r01" / "notes" / "tasks").glob("*.json"))) == len(TEST)
