@@ -27,22 +27,28 @@ TRAIN = {"stats__bug-mean", "stats__bug-running", "stats__bug-window"}
 TEST = {"stats__bug-sorted", "stats__bug-clamp"}
 
 
+def oracle_session(root, mp, tracks: list[str], options: dict, **kwargs):
+    """(home, session): the stats tasks in a fresh home, the oracle as the model."""
+    mp.setenv("ENGRAM_HOME", str(root / "home"))
+    home = Home.resolve()
+    home.ensure()
+    tasks = make_tasks(make_git_repo(root / "stats", STATS_REPO), home)
+    config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
+                                "agent.repo_map_tokens": 0}).config  # fmt: skip
+    session = start_session(home, task_file(root / "tasks.jsonl", tasks), config, tracks=tracks,
+                            oracle=True, options=options, command=["engram", "bench"], **kwargs)  # fmt: skip
+    return home, session
+
+
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory):
     root = tmp_path_factory.mktemp("tracks")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENGRAM_HOME", str(root / "home"))
-        home = Home.resolve()
-        home.ensure()
-        tasks = make_tasks(make_git_repo(root / "stats", STATS_REPO), home)
-        config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
-                                    "agent.repo_map_tokens": 0}).config  # fmt: skip
         options = {"learn_every": 2, "learn_sources": ["agent", "bootstrap"],
                    "arms": ["notes", "adapter", "candidate"], "humaneval_n": 8,
                    "stream_best_of": 3}  # fmt: skip
-        session = start_session(home, task_file(root / "tasks.jsonl", tasks), config,
-                                tracks=["knowledge", "learn", "forget"], oracle=True,
-                                options=options, name="learn", command=["engram", "bench"])  # fmt: skip
+        home, session = oracle_session(root, mp, ["knowledge", "learn", "forget"], options,
+                                       name="learn")  # fmt: skip
         # The gate refuses the agent source's first version: its round 1 has nothing promoted.
         fake = FakeMemory(reject=lambda home, version: home.parent.name == "agent" and version == 1)
         session.memory = fake
@@ -193,16 +199,8 @@ def test_a_resumed_run_redoes_nothing(learned):
 
 def test_a_stream_with_one_round_at_the_end_runs_its_tasks_side_by_side(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENGRAM_HOME", str(tmp_path / "home"))
-        home = Home.resolve()
-        home.ensure()
-        tasks = make_tasks(make_git_repo(tmp_path / "stats", STATS_REPO), home)
-        config = load_config(flags={"sandbox.kind": "local", "agent.max_steps": 4,
-                                    "agent.repo_map_tokens": 0}).config  # fmt: skip
         options = {"learn_every": len(TRAIN), "learn_sources": ["agent"], "arms": ["notes"]}
-        session = start_session(home, task_file(tmp_path / "tasks.jsonl", tasks), config,
-                                tracks=["learn"], oracle=True, workers=2, options=options,
-                                name="one-round", command=["engram", "bench"])  # fmt: skip
+        _, session = oracle_session(tmp_path, mp, ["learn"], options, workers=2, name="one-round")
         fake = FakeMemory()
         session.memory = fake
         session.run_tracks()
