@@ -243,3 +243,15 @@ def load_manifest(run_dir: Path) -> RunManifest:
 
 def save_manifest(run_dir: Path, manifest: RunManifest) -> None:
     atomic.write_text(run_dir / "run.json", manifest.model_dump_json(indent=2))
+
+
+def bench_run_ids(bench_dir: Path) -> set[str]:
+    """Every agent run a bench run made: each task's run and its best-of-k samples, in
+    every cell (probe data is selected by these ids)."""
+    ids: set[str] = set()
+    for path in bench_dir.rglob("tasks/*.json"):
+        result = json.loads(path.read_text())
+        if result.get("run_id"):
+            ids.add(result["run_id"])
+        ids.update(s["run_id"] for s in result.get("extras", {}).get("samples", []))
+    return ids

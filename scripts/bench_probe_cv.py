@@ -43,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.results import bench_run_ids
 from probes.dataset import Dataset
 from probes.features import baseline_scores
 from probes.inputs import INPUTS, dataset_matrix
@@ -58,17 +59,6 @@ from probes.training import (
     task_groups,
     task_of_runs,
 )
-
-
-def bench_run_ids(bench_dir: Path) -> set[str]:
-    """Every agent run a bench run made: each task's run and its best-of-k samples."""
-    ids: set[str] = set()
-    for path in bench_dir.rglob("tasks/*.json"):
-        result = json.loads(path.read_text())
-        if result.get("run_id"):
-            ids.add(result["run_id"])
-        ids.update(s["run_id"] for s in result.get("extras", {}).get("samples", []))
-    return ids
 
 
 def folds_of(dataset: Dataset, k: int, seed: int) -> list[list[str]]:

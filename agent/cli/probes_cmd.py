@@ -61,6 +61,24 @@ def _print_evaluation(evaluation, thresholds, title: str) -> None:
               f"{e.clean} clean)[/]")  # fmt: skip
 
 
+def _bench_runs(names: list[str]) -> set[str]:
+    """The agent runs of the named bench runs (`--bench-run`)."""
+    from agent.cli.common import fail, home
+    from bench.results import BenchRunError, bench_run_ids
+    from bench.session import run_dir_for
+
+    ids: set[str] = set()
+    for name in names:
+        try:
+            folder = run_dir_for(home(), name)
+        except BenchRunError as exc:
+            fail(f"--bench-run {name}: {exc}")
+        if not folder.is_dir():
+            fail(f"--bench-run {name}: no bench run there ({folder}); `ls $ENGRAM_HOME/bench`")
+        ids |= bench_run_ids(folder)
+    return ids
+
+
 @app.command("train")
 def train(
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
@@ -69,6 +87,11 @@ def train(
         "hidden",
         help="what the probes read: hidden | baselines (min logprob and mean "
         "entropy) | hidden+baselines; compare them with scripts/bench_probe_cv.py --inputs",
+    ),
+    bench_run: list[str] = typer.Option(
+        None,
+        "--bench-run",
+        help="only the runs of this bench run (name or directory; repeatable), e.g. one policy's",
     ),
     decay: float = typer.Option(None, help="prefix integrator decay (default: probes.decay)"),
     target_false_alarm: float = typer.Option(
@@ -94,8 +117,12 @@ def train(
     model_id, sha = _model(model)
     store = ProbeStore.for_home()
     data_dir = store.data_dir(model_id)
-    dataset, repeats = Dataset.load(data_dir).without_repeats()
+    wanted = _bench_runs(bench_run) if bench_run else None
+    dataset, repeats = Dataset.load(data_dir, runs=wanted).without_repeats()
     if not dataset.shards:
+        if wanted is not None:
+            fail(f"none of the runs of {', '.join(bench_run)} has features in {data_dir}: "
+                 "were they run with --collect-probes?")  # fmt: skip
         fail(f"no feature dataset for {model_id} in {data_dir}: collect runs first")
     out = console()
     info = err_console() if as_json else out  # --json: stdout is the card and nothing else

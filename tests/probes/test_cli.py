@@ -81,6 +81,18 @@ def test_train_inputs_are_stored_on_the_card_and_checked(home_with_data):
     assert bad.returncode == 2 and "unknown probe inputs" in bad.stderr
 
 
+def test_train_on_the_runs_of_one_bench_run(home_with_data):
+    tasks = home_with_data / "bench" / "half" / "tasks"
+    tasks.mkdir(parents=True)
+    for i in range(20):  # write_dataset names its runs run-000 … run-039
+        (tasks / f"t{i}.json").write_text(json.dumps({"run_id": f"run-{i:03d}", "extras": {}}))
+    proc = engram(home_with_data, "train", "--model", MODEL, "--bench-run", "half", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["training"]["runs"] == 20
+    missing = engram(home_with_data, "train", "--model", MODEL, "--bench-run", "nowhere")
+    assert missing.returncode == 2 and "no bench run there" in missing.stderr
+
+
 def test_show_prints_the_card(home_with_data):
     assert engram(home_with_data, "train", "--model", MODEL).returncode == 0
     proc = engram(home_with_data, "show", "--model", MODEL)
