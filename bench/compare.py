@@ -93,15 +93,20 @@ def cell_row(run_dir: Path, cell: str = "resolve", causes: dict[str, Any] | None
     )  # fmt: skip
 
 
-def compare(run_dirs: list[tuple[Path, str]]) -> Comparison:
-    """Rows for (run directory, cell) pairs, each paired with the first row."""
+def compare(run_dirs: list[tuple[Path, str] | CellRow]) -> Comparison:
+    """Rows for (run directory, cell) pairs — or rows already made, such as a record's
+    (`bench.records`) — each paired with the first row."""
     if not run_dirs:
         raise BenchRunError("name at least one run to compare")
     from bench.report.render import failure_causes
 
     causes: dict[Path, dict[str, Any]] = {}  # once per run, however many of its cells
     rows = []
-    for path, cell in run_dirs:
+    for entry in run_dirs:
+        if isinstance(entry, CellRow):
+            rows.append(entry)
+            continue
+        path, cell = entry
         if path not in causes and (path / "run.json").is_file():
             causes[path] = failure_causes(path)[0]
         rows.append(cell_row(path, cell, causes.get(path)))

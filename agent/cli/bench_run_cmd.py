@@ -206,26 +206,40 @@ def report(
 def compare(
     runs: list[str] = typer.Argument(
         ...,
-        help="runs (names or directories); RUN#CELL for a "
-        "cell other than resolve, e.g. "
-        "NAME#learn/bootstrap/r01/adapter",
+        help="runs (names or directories) or run records (FILE.json); RUN#CELL for a "
+        "cell other than resolve, e.g. NAME#learn/bootstrap/r01/adapter",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+    record: Path = typer.Option(
+        None, "--record", help="also keep each run's row as a record in DIR (e.g. docs/records)"
+    ),
 ) -> None:
     """Runs side by side: pass@1 with Wilson intervals, pass@k, failure causes, time per
-    task, and each run against the first on the tasks both ran (exact McNemar)."""
+    task, and each run against the first on the tasks both ran (exact McNemar).
+
+    A record (written with --record) stands in for a run whose directory is gone, so a new
+    run can be paired with one made on another machine."""
     from agent.cli.common import console, home
     from bench.compare import compare as compare_runs
     from bench.compare import markdown
+    from bench.records import is_record, load_record, save_record
     from bench.session import run_dir_for
 
     output = console()
     where = home()
-    chosen = []
+    chosen: list = []
     for ref in runs:
+        if is_record(ref):
+            chosen.append(load_record(Path(ref).expanduser()).row)
+            continue
         name, _, cell = ref.partition("#")
         chosen.append((run_dir_for(where, name), cell or "resolve"))
     result = compare_runs(chosen)
+    if record is not None:
+        for entry, row in zip(chosen, result.rows, strict=True):
+            if isinstance(entry, tuple):  # a record already is one
+                path = save_record(row, entry[0], record)
+                typer.echo(f"record: {path}", err=True)  # stdout may be --json
     if as_json:
         output.print_json(result.model_dump_json())
         return

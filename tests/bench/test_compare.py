@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from agent.config import load_config
 from agent.home import Home
 from bench.compare import compare, markdown
+from bench.records import is_record, load_record, record_name
 from bench.results import BenchRunError, ResultStore, TaskResult, TaskStatus, Timings
 from bench.session import start_session
 from bench.stats import mcnemar_exact
@@ -100,3 +102,39 @@ def test_the_command_prints_the_table_and_json(runs):
                           text=True, timeout=120)  # fmt: skip
     said = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode != 0 and "not a bench run" in said and "engram bench run" in said
+
+
+def test_a_record_stands_in_for_its_run_after_the_run_is_gone(runs, tmp_path):
+    home, greedy, _ = runs
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("ENGRAM_") and "__" in k)}
+    env["ENGRAM_HOME"] = str(home.root)
+    records = tmp_path / "records"
+    proc = subprocess.run([ENGRAM, "bench", "compare", "greedy", "sampled", "--json",
+                           "--record", str(records)], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = json.loads(proc.stdout)  # the record lines go to stderr, not into the JSON
+    assert sorted(p.name for p in records.iterdir()) == ["greedy.json", "sampled.json"]
+    saved = load_record(records / "greedy.json")
+    assert saved.command == ["engram", "bench", "run"] and saved.task_set_hash
+    shutil.rmtree(greedy)  # the machine that made it is gone
+    proc = subprocess.run([ENGRAM, "bench", "compare", str(records / "greedy.json"), "sampled",
+                           "--json"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = json.loads(proc.stdout)
+    assert after == before  # same rows, same pairing
+
+
+def test_a_broken_record_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"row": {"run": "x"}}')
+    with pytest.raises(BenchRunError, match=r"not a run record.*--record DIR"):
+        load_record(path)
+    assert is_record(str(path)) and not is_record(str(tmp_path / "missing.json"))
+
+
+def test_record_names_keep_the_cell(runs):
+    _, greedy, _ = runs
+    row = compare([(greedy, "resolve")]).rows[0]
+    assert record_name(row) == "greedy.json"
+    assert record_name(row.model_copy(update={"cell": "learn/base"})) == "greedy#learn.base.json"
