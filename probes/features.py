@@ -164,6 +164,20 @@ def step_features(generation: Generation, layer: int, pooling: Pooling) -> StepF
     )  # fmt: skip
 
 
+def token_features(generation: Generation, layer: int, pooling: Pooling) -> StepFeatures:
+    """A step as a probe that reads only token statistics sees it: the two baselines and
+    an empty vector, no hidden states needed. Raises NoFeatures when the backend gave
+    neither statistic (a probe would score every such step the same)."""
+    mean_entropy, min_logprob = baselines(generation)
+    if mean_entropy is None and min_logprob is None:
+        raise NoFeatures("the generation carries no token logprobs or entropies")
+    n = len(generation.logprobs or generation.entropies or [])
+    return StepFeatures(
+        vector=np.zeros(0, dtype=np.float32), layer=layer, pooling=pooling.name, n_tokens=n,
+        mean_entropy=mean_entropy, min_logprob=min_logprob,
+    )  # fmt: skip
+
+
 def pooled_views(states: np.ndarray, poolings: Sequence[Pooling]) -> dict[str, np.ndarray]:
     """The same token states under several poolings, keyed by pooling name."""
     return {p.name: p.pool(states) for p in poolings}

@@ -12,6 +12,10 @@ passes in, so a rollback — which shortens that history — needs no special ha
 After a resume in a new process the earlier steps' features are gone; the prefix then
 covers the steps it has and the reading says how many it lacked.
 
+A probe trained on token statistics only (`inputs` = baselines) needs no hidden states:
+its steps are the two statistics every backend with logprobs returns, so no layer is
+captured and no teacher is opened.
+
 Where a generation has no hidden states of the probe's layer (a backend without them
 and no teacher, a resumed step), the reading has no scores, decision ACCEPT, and the
 reason "probes off: …".
@@ -29,7 +33,14 @@ from typing import TYPE_CHECKING
 
 from agent.monitor import AcceptAll, Monitor, MonitorInput
 from agent.types import Decision, ProbeReading, Step
-from probes.features import NoFeatures, StepFeatures, baselines, step_features, step_key
+from probes.features import (
+    NoFeatures,
+    StepFeatures,
+    baselines,
+    step_features,
+    step_key,
+    token_features,
+)
 from probes.probe import Probe
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,7 +80,8 @@ class ProbeMonitor:
             reading = self._off(item, "no generation for this step (the run was resumed)")
         else:
             try:
-                pending = step_features(item.generation, self.probe.layer, self.probe.pooling)
+                featurize = step_features if self.probe.needs_hidden else token_features
+                pending = featurize(item.generation, self.probe.layer, self.probe.pooling)
             except NoFeatures as exc:
                 reading = self._off(item, str(exc))
             else:
@@ -131,6 +143,15 @@ def open_probing(backend: LLMBackend, config: EngramConfig, home: Home | None = 
     note = f"probe {probe.probe_id} on layer {layer}"
     if config.probes.layer is not None and config.probes.layer != layer:
         note += f" (probes.layer = {config.probes.layer} ignored: the probe was trained on {layer})"
+    if not probe.needs_hidden:
+        # Token statistics come with every generation: no layer to capture, no teacher.
+        if not backend.capabilities.logprobs:
+            reason = f"{backend.name} gives no token logprobs, which probe {probe.probe_id} reads"
+            return Probing(
+                backend, ProbeMonitor(probe, off_reason=reason), None, f"probes off: {reason}"
+            )
+        note = f"probe {probe.probe_id} on token statistics (no hidden states captured)"
+        return Probing(backend, ProbeMonitor(probe), None, note)
     if backend.capabilities.hidden_states:
         return Probing(backend, ProbeMonitor(probe), layer, note)
     try:

@@ -37,6 +37,9 @@ class Probe(Protocol):
     probe_id: str
     layer: int
     pooling: Pooling
+    # False: the probe reads token statistics only (`inputs` = baselines), so a run
+    # needs no hidden states for it — any backend with token logprobs can be monitored.
+    needs_hidden: bool
 
     def score(self, pending: StepFeatures, history: Sequence[StepFeatures]) -> ProbeReading: ...
 
@@ -136,6 +139,10 @@ class TrainedProbe:
     def pooling(self) -> Pooling:
         return Pooling.parse(self.card.pooling)
 
+    @property
+    def needs_hidden(self) -> bool:
+        return self.card.inputs != "baselines"
+
     def score(self, pending: StepFeatures, history: Sequence[StepFeatures]) -> ProbeReading:
         inputs = self.card.inputs
         vector = step_vector(pending, inputs)
@@ -169,8 +176,10 @@ class ScriptedProbe:
         prefix_threshold: float = 0.5,
         decay: float = 0.5,
         probe_id: str = "scripted",
+        needs_hidden: bool = True,
     ):
         self.layer = layer
+        self.needs_hidden = needs_hidden
         self.pooling = pooling or Pooling(kind="mean")
         self.probe_id = probe_id
         self.step_threshold = step_threshold

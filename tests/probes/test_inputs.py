@@ -104,3 +104,53 @@ def test_the_standardizer_ignores_missing_values_and_maps_them_to_the_mean():
     np.testing.assert_allclose(s.mean, [2.0, 6.0])
     np.testing.assert_allclose(s.scale, [1.0, 2.0])
     np.testing.assert_allclose(s.transform(x), [[-1.0, 0.0], [1.0, -1.0], [0.0, 1.0]])
+
+
+# --------------------------------------------------------------------------- live runs
+
+
+def _stats_probe(dataset, tmp_path):
+    """The statistics probe, saved for "test/model" in the test's home."""
+    probe, _ = train_probe(dataset, "test/model", TrainOptions(inputs="baselines"))
+    ProbeStore.for_home().save(probe)
+    return probe
+
+
+def test_a_statistics_probe_monitors_a_backend_without_hidden_states(logprob_dataset, tmp_path):
+    """No layer is captured and no teacher opened: the token logprobs are enough."""
+    from agent.backends.base import BackendCapabilities, Generation
+    from agent.backends.fake import FakeBackend
+    from agent.config import EngramConfig
+    from agent.monitor import MonitorInput
+    from agent.types import Decision, Step
+    from probes.monitor import ProbeMonitor, open_probing
+
+    probe = _stats_probe(logprob_dataset, tmp_path)
+    assert not probe.needs_hidden
+    config = EngramConfig()
+    config.model.name = "no-such-model-anywhere"  # a teacher could not be opened
+    backend = FakeBackend([], model_id="test/model",
+                          capabilities=BackendCapabilities(logprobs=True))  # fmt: skip
+    probing = open_probing(backend, config)
+    assert isinstance(probing.monitor, ProbeMonitor) and probing.backend is backend
+    assert probing.capture_layer is None and "token statistics" in probing.note
+    invented = Generation(text="edit", logprobs=[-0.1, -7.0, -0.2], entropies=[0.3, 1.0, 0.2])
+    plain = Generation(text="view", logprobs=[-0.1, -0.4, -0.2], entropies=[0.3, 1.0, 0.2])
+    first = probing.monitor.assess(MonitorInput(Step(index=0, message="view"), plain, []))
+    assert first.decision == Decision.ACCEPT and first.min_logprob == pytest.approx(-0.4)
+    kept = [Step(index=0, message="view")]
+    second = probing.monitor.assess(MonitorInput(Step(index=1, message="edit"), invented, kept))
+    assert second.decision == Decision.RESAMPLE and second.step_score > first.step_score
+    # A generation without token records has nothing to score: probes say they are off.
+    blank = probing.monitor.assess(MonitorInput(Step(index=2, message="x"), Generation(text="x"),
+                                                kept))  # fmt: skip
+    assert blank.step_score is None and "no token logprobs" in blank.reason
+    # A backend that gives no logprobs at all is said up front.
+    mute = FakeBackend([], model_id="test/model", capabilities=BackendCapabilities())
+    off = open_probing(mute, config)
+    assert off.note.startswith("probes off:") and "no token logprobs" in off.note
+
+
+def test_a_hidden_state_probe_still_needs_the_layer(logprob_dataset):
+    probe, _ = train_probe(logprob_dataset, "test/model", TrainOptions(inputs="hidden+baselines"))
+    assert probe.needs_hidden
