@@ -87,15 +87,16 @@ def shard_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip(".") or "run"
 
 
-def write_shard(data_dir: Path, shard: Shard) -> Path:
-    """Write (or replace) a run's shard. Returns the JSONL path."""
+def write_shard(data_dir: Path, shard: Shard, pooled_dtype: type = np.float32) -> Path:
+    """Write (or replace) a run's shard. Returns the JSONL path. `pooled_dtype`: float16
+    halves an archived shard (`probes.archive`); readers widen whatever they find."""
     from safetensors.numpy import save_file
 
     if not shard.rows:
         raise DatasetError(f"run {shard.run_id} has no steps with features: nothing to write")
     data_dir.mkdir(parents=True, exist_ok=True)
     base = data_dir / shard_name(shard.run_id)
-    arrays = {f"pooled.{k}": np.ascontiguousarray(v, dtype=np.float32)
+    arrays = {f"pooled.{k}": np.ascontiguousarray(v, dtype=pooled_dtype)
               for k, v in shard.pooled.items()}  # fmt: skip
     arrays["mean_entropy"] = np.asarray(shard.mean_entropy, dtype=np.float32)
     arrays["min_logprob"] = np.asarray(shard.min_logprob, dtype=np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -93,6 +95,9 @@ def train(
         "--bench-run",
         help="only the runs of this bench run (name or directory; repeatable), e.g. one policy's",
     ),
+    data: list[Path] = typer.Option(
+        None, "--data", help="another dataset directory to read (an archive; repeatable)"
+    ),
     decay: float = typer.Option(None, help="prefix integrator decay (default: probes.decay)"),
     target_false_alarm: float = typer.Option(
         None, help="clean steps / runs that may alarm (default: probes.target_false_alarm)"
@@ -118,7 +123,10 @@ def train(
     store = ProbeStore.for_home()
     data_dir = store.data_dir(model_id)
     wanted = _bench_runs(bench_run) if bench_run else None
-    dataset, repeats = Dataset.load(data_dir, runs=wanted).without_repeats()
+    for extra in data or []:
+        if not extra.is_dir():
+            fail(f"--data {extra}: no such directory")
+    dataset, repeats = Dataset.load([data_dir, *(data or [])], runs=wanted).without_repeats()
     if not dataset.shards:
         if wanted is not None:
             fail(f"none of the runs of {', '.join(bench_run)} has features in {data_dir}: "
@@ -129,7 +137,7 @@ def train(
     for note in dataset.skipped:
         info.print(f"[yellow]skipped[/] {note}")
     info.print(
-        f"dataset {data_dir}: {describe(dataset)}"
+        f"dataset {', '.join(str(d) for d in [data_dir, *(data or [])])}: {describe(dataset)}"
         + (f" ({repeats} repeated runs counted once)" if repeats else "")
     )
     opts = TrainOptions(
@@ -156,6 +164,37 @@ def train(
     if probe.card.training.calibrated_on_training_runs:
         out.print("[yellow]calibrated on the training runs: no verified run was held out[/]")
     out.print(f"[green]saved[/] {path}")
+
+
+@app.command("archive")
+def archive_cmd(
+    dest: Path = typer.Argument(..., help="directory to write (e.g. docs/records/probes/RUN)"),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    bench_run: list[str] = typer.Option(
+        None, "--bench-run", help="only the runs of this bench run (repeatable)"
+    ),
+) -> None:
+    """Keep the dataset's labelled runs in a small directory that outlives this machine
+    (float16 hidden states, runs without a labelled step left out); `train --data` and
+    scripts/bench_probe_cv.py --data read it back."""
+    from agent.cli.common import console, fail
+    from probes.archive import archive
+    from probes.dataset import Dataset, DatasetError
+    from probes.store import ProbeStore
+
+    model_id, _ = _model(model)
+    data_dir = ProbeStore.for_home().data_dir(model_id)
+    wanted = _bench_runs(bench_run) if bench_run else None
+    dataset = Dataset.load(data_dir, runs=wanted)
+    try:
+        summary = archive(dataset, dest)
+    except DatasetError as exc:
+        fail(str(exc))
+    console().print(
+        f"archived {summary.runs} runs ({summary.steps} steps: {summary.hallucinated} "
+        f"hallucinated, {summary.clean} clean) to {dest}, {summary.bytes / 1e6:.1f} MB; "
+        f"{summary.left_out} runs without a labelled step left out"
+    )
 
 
 @app.command("eval")

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.types import ExitStatus
+from probes.dataset import Dataset, read_shard, write_shard
 from probes.store import ProbeStore
-from tests.probes.synthetic import DIM, write_dataset
+from tests.probes.synthetic import DIM, synthetic_shard, write_dataset
 
 ENGRAM = str(Path(sys.executable).with_name("engram"))
 MODEL = "test/model"
@@ -121,3 +123,45 @@ def test_runs_show_prints_the_probe_scores_and_writes_the_plot(isolated_home, tm
     assert proc.returncode == 0, proc.stderr
     assert "prefix ▁▄▄▇▃" in proc.stdout and "marks   ru↺" in proc.stdout
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_archive_keeps_the_labelled_runs_and_trains_on_a_new_machine(home_with_data, tmp_path):
+    """Archive on one home, train from the archive alone on another."""
+    store_dir = ProbeStore(home_with_data / "probes").data_dir(MODEL)
+    rng = np.random.default_rng(3)
+    for i in range(3):  # unverified runs without a hallucination: every step unknown
+        write_shard(store_dir, synthetic_shard(f"plain-{i}", rng, bad=np.zeros(5), verified=False))
+    collected = Dataset.load(store_dir)
+    unlabelled = [s.run_id for s in collected.shards if all(r.label == -1 for r in s.rows)]
+    assert len(unlabelled) == 3
+    dest = tmp_path / "records" / "probes" / "run-1"
+    proc = engram(home_with_data, "archive", str(dest), "--model", MODEL)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(unlabelled)} runs without a labelled step left out" in proc.stdout
+    archived = Dataset.load(dest)
+    assert len(archived.shards) == 40
+    labelled = lambda d: (d.labels != -1).sum()  # noqa: E731
+    assert labelled(archived) == labelled(collected)
+    shard = read_shard(next(dest.glob("*.jsonl")))
+    assert all(v.dtype == np.float16 for v in shard.pooled.values())
+    original = read_shard(store_dir / f"{shard.run_id}.jsonl")
+    for name, values in shard.pooled.items():
+        np.testing.assert_allclose(values, original.pooled[name], rtol=2e-3, atol=2e-3)
+    np.testing.assert_array_equal(shard.min_logprob, original.min_logprob)
+
+    fresh = tmp_path / "fresh-home"
+    proc = engram(fresh, "train", "--model", MODEL, "--data", str(dest))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(archived.shards)} runs" in proc.stdout and "saved" in proc.stdout
+    proc = engram(fresh, "train", "--model", MODEL, "--data", str(tmp_path / "nowhere"))
+    assert proc.returncode != 0 and "--data" in proc.stdout + proc.stderr
+
+
+def test_archiving_nothing_labelled_is_a_clear_error(isolated_home, tmp_path):
+    data = ProbeStore(isolated_home / "probes").data_dir(MODEL)
+    write_shard(data, synthetic_shard("r0", np.random.default_rng(0), bad=np.zeros(4),
+                                      verified=False))  # fmt: skip
+    proc = engram(isolated_home, "archive", str(tmp_path / "a"), "--model", MODEL)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and "has a labelled step: nothing to archive" in said
+    assert not (tmp_path / "a").exists()

@@ -1,0 +1,58 @@
+"""Archived probe data: the labelled runs of a feature dataset, kept in the repository.
+
+A dataset lives under ENGRAM_HOME on the machine that collected it, and machines are
+replaced; a few hundred labelled steps take many sessions of this 2-core machine to
+collect. An archive keeps what training and evaluation need, small enough to commit
+(`docs/records/probes/<bench run>/`):
+
+- only runs with at least one labelled step (a run whose steps are all unknown adds
+  nothing to a probe's training or figures), each run whole, so prefix histories stay
+  intact;
+- pooled hidden states as float16 (the probes standardize their inputs; float16 keeps
+  about three significant digits of values far below its range), everything else as
+  collected.
+
+An archive is an ordinary dataset directory: `engram probes train --data DIR` and
+`scripts/bench_probe_cv.py --data DIR` read it next to the store's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from probes.dataset import Dataset, DatasetError, write_shard
+from probes.labels import UNKNOWN
+
+
+class ArchiveSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    directory: str
+    runs: int
+    steps: int
+    hallucinated: int
+    clean: int
+    left_out: int  # runs without a labelled step
+    bytes: int
+
+
+def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
+    """Write the labelled runs of `dataset` to `dest` (a run already there is replaced)."""
+    kept = [s for s in dataset.shards if any(r.label != UNKNOWN for r in s.rows)]
+    if not kept:
+        raise DatasetError(
+            f"none of the {len(dataset.shards)} runs has a labelled step: nothing to archive"
+        )
+    written = []
+    for shard in kept:
+        jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
+        written += [jsonl, jsonl.with_suffix(".safetensors")]
+    labels = np.array([r.label for s in kept for r in s.rows])
+    return ArchiveSummary(
+        directory=str(dest), runs=len(kept), steps=len(labels),
+        hallucinated=int((labels == 1).sum()), clean=int((labels == 0).sum()),
+        left_out=len(dataset.shards) - len(kept), bytes=sum(p.stat().st_size for p in written),
+    )  # fmt: skip
