@@ -139,10 +139,6 @@ def open_probing(backend: LLMBackend, config: EngramConfig, home: Home | None = 
         reason = (f"the probe for {model_id} was trained on another build of it (sha256 "
                   f"{probe.card.model_sha256[:12]}…, this one {backend_sha[:12]}…): retrain it")  # fmt: skip
         return Probing(backend, AcceptAll(reason), None, reason)
-    layer = probe.layer
-    note = f"probe {probe.probe_id} on layer {layer}"
-    if config.probes.layer is not None and config.probes.layer != layer:
-        note += f" (probes.layer = {config.probes.layer} ignored: the probe was trained on {layer})"
     if not probe.needs_hidden:
         # Token statistics come with every generation: no layer to capture, no teacher.
         if not backend.capabilities.logprobs:
@@ -152,6 +148,10 @@ def open_probing(backend: LLMBackend, config: EngramConfig, home: Home | None = 
             )
         note = f"probe {probe.probe_id} on token statistics (no hidden states captured)"
         return Probing(backend, ProbeMonitor(probe), None, note)
+    layer = probe.layer
+    note = f"probe {probe.probe_id} on layer {layer}"
+    if config.probes.layer is not None and config.probes.layer != layer:
+        note += f" (probes.layer = {config.probes.layer} ignored: the probe was trained on {layer})"
     if backend.capabilities.hidden_states:
         return Probing(backend, ProbeMonitor(probe), layer, note)
     try:
