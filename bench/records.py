@@ -51,7 +51,10 @@ def save_record(row: CellRow, run_dir: Path, directory: Path) -> Path:
         run_created_at=manifest.created_at, command=manifest.command,
         engram_commit=manifest.engram_commit, task_set_hash=manifest.task_set_hash, row=row,
     )  # fmt: skip
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchRunError(f"--record {directory}: cannot make that directory ({exc})") from exc
     path = directory / record_name(row)
     atomic.write_text(path, record.model_dump_json(indent=1) + "\n")
     return path

@@ -15,7 +15,7 @@ import pytest
 from agent.config import load_config
 from agent.home import Home
 from bench.compare import compare, markdown
-from bench.records import is_record, load_record, record_name
+from bench.records import is_record, load_record, record_name, save_record
 from bench.results import BenchRunError, ResultStore, TaskResult, TaskStatus, Timings
 from bench.session import start_session
 from bench.stats import mcnemar_exact
@@ -131,6 +131,14 @@ def test_a_broken_record_is_a_clear_error(tmp_path):
     with pytest.raises(BenchRunError, match=r"not a run record.*--record DIR"):
         load_record(path)
     assert is_record(str(path)) and not is_record(str(tmp_path / "missing.json"))
+
+
+def test_a_record_directory_that_is_a_file_is_a_clear_error(runs, tmp_path):
+    _, greedy, _ = runs
+    row = compare([(greedy, "resolve")]).rows[0]
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(BenchRunError, match="cannot make that directory"):
+        save_record(row, greedy, tmp_path / "taken")
 
 
 def test_record_names_keep_the_cell(runs):
