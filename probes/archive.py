@@ -47,9 +47,12 @@ def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
             f"none of the {len(dataset.shards)} runs has a labelled step: nothing to archive"
         )
     written = []
-    for shard in kept:
-        jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
-        written += [jsonl, jsonl.with_suffix(".safetensors")]
+    try:
+        for shard in kept:
+            jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
+            written += [jsonl, jsonl.with_suffix(".safetensors")]
+    except OSError as exc:  # not a directory, disk full: the shards written so far are whole
+        raise DatasetError(f"cannot archive to {dest} ({exc})") from exc
     labels = np.array([r.label for s in kept for r in s.rows])
     return ArchiveSummary(
         directory=str(dest), runs=len(kept), steps=len(labels),

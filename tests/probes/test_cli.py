@@ -165,3 +165,10 @@ def test_archiving_nothing_labelled_is_a_clear_error(isolated_home, tmp_path):
     said = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode != 0 and "has a labelled step: nothing to archive" in said
     assert not (tmp_path / "a").exists()
+
+
+def test_archiving_onto_a_file_is_a_clear_error(home_with_data, tmp_path):
+    (tmp_path / "taken").write_text("")
+    proc = engram(home_with_data, "archive", str(tmp_path / "taken"), "--model", MODEL)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and "cannot archive to" in said and "Traceback" not in said
