@@ -53,9 +53,9 @@ def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
             written += [jsonl, jsonl.with_suffix(".safetensors")]
     except OSError as exc:  # not a directory, disk full: the shards written so far are whole
         raise DatasetError(f"cannot archive to {dest} ({exc})") from exc
-    labels = np.array([r.label for s in kept for r in s.rows])
+    counts = Dataset(kept).counts()
     return ArchiveSummary(
-        directory=str(dest), runs=len(kept), steps=len(labels),
-        hallucinated=int((labels == 1).sum()), clean=int((labels == 0).sum()),
+        directory=str(dest), runs=counts["runs"], steps=counts["steps"],
+        hallucinated=counts["hallucinated"], clean=counts["clean"],
         left_out=len(dataset.shards) - len(kept), bytes=sum(p.stat().st_size for p in written),
     )  # fmt: skip

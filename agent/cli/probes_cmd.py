@@ -126,7 +126,8 @@ def train(
     for extra in data or []:
         if not extra.is_dir():
             fail(f"--data {extra}: no such directory")
-    dataset, repeats = Dataset.load([data_dir, *(data or [])], runs=wanted).without_repeats()
+    sources = [data_dir, *(data or [])]
+    dataset, repeats = Dataset.load(sources, runs=wanted).without_repeats()
     if not dataset.shards:
         if wanted is not None:
             fail(f"none of the runs of {', '.join(bench_run)} has features in {data_dir}: "
@@ -137,7 +138,7 @@ def train(
     for note in dataset.skipped:
         info.print(f"[yellow]skipped[/] {note}")
     info.print(
-        f"dataset {', '.join(str(d) for d in [data_dir, *(data or [])])}: {describe(dataset)}"
+        f"dataset {', '.join(str(d) for d in sources)}: {describe(dataset)}"
         + (f" ({repeats} repeated runs counted once)" if repeats else "")
     )
     opts = TrainOptions(
