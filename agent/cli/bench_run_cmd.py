@@ -60,7 +60,9 @@ def run(
     task_timeout: float = typer.Option(None, "--task-timeout", help="harness cap per task, s"),
     grade_timeout: float = typer.Option(600.0, "--grade-timeout", help="test time limit, s"),
     collect_probes: bool = typer.Option(
-        False, "--collect-probes", help="resolve: record probe features for `engram probes train`"
+        False,
+        "--collect-probes",
+        help="resolve, and learn's agent stream: record probe features for `engram probes train`",
     ),
     learn_every: int = typer.Option(5, "--learn-every", help="learn: consolidate every k verified"),
     learn_tasks: int = typer.Option(None, "--learn-tasks", help="learn: training tasks streamed"),

@@ -23,6 +23,10 @@ those cells are not run again but recorded as the same (`same_as.json` in the ce
 report says so). Measured before this rule: such reruns ended every task with the same
 outcome and patch, and cost 15 of a 67-minute run.
 
+With `--collect-probes` the agent stream's runs (every sample) record probe features
+into the probe store's dataset, as the resolve track's do: sampled runs of training
+tasks are where labelled steps of both classes come from.
+
 Each source learns in its own home under the run directory (`bench.arms.sub_home`):
 its stream runs and adapters never reach the user's memory, and evaluation runs of
 test tasks are stored in another home so they can never be learned from.
@@ -171,7 +175,7 @@ class LearnTrack:
         samples = session.track_options.get("stream_best_of")
         stream_flags = {"agent.best_of": int(samples)} if samples else {}
         stream_arm = Arm("stream", flags=stream_flags, runs_home=learn_home, learn=True,
-                         hooks=[AdapterHook(self.ops, learn_home), NotesHook(self.ops, learn_home)])  # fmt: skip
+                         hooks=self._stream_hooks(session, learn_home))  # fmt: skip
         if source == "agent" and every >= len(stream):
             # No round can come before the stream ends, so every stream task sees the same
             # memory (the base) and the order cannot matter: run the stream with the
@@ -186,10 +190,7 @@ class LearnTrack:
         for position, task in enumerate(stream, 1):
             if source == "agent":
                 # A fresh adapter hook per task: a round may have made a new version.
-                stream_arm.hooks = [
-                    AdapterHook(self.ops, learn_home),
-                    NotesHook(self.ops, learn_home),
-                ]
+                stream_arm.hooks = self._stream_hooks(session, learn_home)
                 result = stream_runner.run([task], stream_store, stream_arm)[task.instance_id]
                 verified += int(result.resolved)
             else:
@@ -200,6 +201,16 @@ class LearnTrack:
                 rounds += 1
                 self._round(session, source, rounds, verified, position, clean, learn_home)
                 self._evaluate(session, source, rounds, held_out, arms, learn_home, eval_home)
+
+    def _stream_hooks(self, session: Session, learn_home) -> list:
+        """The agent stream's hooks: its memory so far, and with `--collect-probes` the
+        probe feature recorder (training tasks only: held-out cells never feed a probe)."""
+        hooks: list = [AdapterHook(self.ops, learn_home), NotesHook(self.ops, learn_home)]
+        if session.track_options.get("collect_probes"):
+            from bench.collect import FeatureCollector, probe_dataset_dir
+
+            hooks.append(FeatureCollector(probe_dataset_dir(session.home)))
+        return hooks
 
     def _demo(self, session: Session, task: BenchTask, root: Path, home) -> DemoRecord:
         from bench.repos import task_checkout

@@ -216,3 +216,27 @@ def test_a_stream_with_one_round_at_the_end_runs_its_tasks_side_by_side(tmp_path
     record = json.loads((learn / "rounds" / "r01.json").read_text())
     assert record["verified"] == len(TRAIN) and record["stream_position"] == len(TRAIN)
     assert len(list((learn / "r01" / "notes" / "tasks").glob("*.json"))) == len(TEST)
+
+
+def test_the_agent_stream_records_probe_features_only_when_asked(tmp_path):
+    """`--collect-probes` on the learn track: the stream's runs get the feature recorder,
+    writing to the probe store's dataset of the session's home."""
+    from types import SimpleNamespace
+
+    from bench.arms import AdapterHook, NotesHook
+    from bench.collect import FeatureCollector
+    from bench.tracks.learn import LearnTrack
+    from probes.store import ProbeStore
+
+    home = Home(root=tmp_path / "home")
+    track = LearnTrack(ops=FakeMemory())
+    kinds = {}
+    for collect in (False, True):
+        session = SimpleNamespace(home=home, track_options={"collect_probes": collect})
+        hooks = track._stream_hooks(session, home)
+        kinds[collect] = [type(h) for h in hooks]
+        if collect:
+            where = hooks[-1].target("qwen2.5-coder-0.5b-instruct")
+            assert where.is_relative_to(ProbeStore.for_home(home).root)
+    assert kinds == {False: [AdapterHook, NotesHook],
+                     True: [AdapterHook, NotesHook, FeatureCollector]}  # fmt: skip
