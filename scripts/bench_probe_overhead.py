@@ -20,6 +20,11 @@ Per step: capture (CPU on − off) + assess, as a share of that step's generatio
 (off) and of the step's wall time in the original run (`Step.timings.total_s`, which
 includes the tools; a resampled step never ran its tool: its generation time then). Medians and the total over the sample are printed, with the load.
 
+With `--inputs baselines` the probe reads only the step's token statistics (min
+logprob, mean entropy), which the backend computes for every generation anyway: there
+is no capture, so each step is generated once (the "on" and "off" calls are the same
+call) and the overhead is `assess` alone.
+
 Not measured: the capture's cost while prefilling the new part of a prompt (the tap
 copies one row per evaluated batch; prefill batches are few per step).
 """
@@ -80,13 +85,13 @@ def conversation(system: str, trajectory: Trajectory, upto: int, backend) -> lis
     return messages
 
 
-def synthetic_probe(hidden: int, scratch: Path):
+def synthetic_probe(hidden: int, scratch: Path, inputs: str):
     """A probe of the model's hidden size (layer 16) fitted on synthetic features."""
     from probes.training import TrainOptions, train_probe
     from scripts.bench_probes import synthetic_dataset
 
     dataset = synthetic_dataset(scratch, runs=40, steps=12, hidden=hidden)
-    probe, _ = train_probe(dataset, "bench", TrainOptions(l2=1.0))
+    probe, _ = train_probe(dataset, "bench", TrainOptions(l2=1.0, inputs=inputs))
     return probe
 
 
@@ -106,6 +111,8 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="/tmp/engram-bench-probe-overhead.json")
+    parser.add_argument("--inputs", default="hidden", choices=["hidden", "baselines"],
+                        help="the probe's inputs (probes.inputs); baselines: no capture")  # fmt: skip
     args = parser.parse_args()
 
     from agent.backends.llamacpp import LlamaCppBackend
@@ -130,9 +137,9 @@ def main() -> None:
 
     system = system_prompt(render_protocol(ToolRegistry().specs(), "text"))
     backend = LlamaCppBackend(args.model, threads=args.threads)
-    layer = default_layer(backend.num_layers)
+    layer = default_layer(backend.num_layers) if args.inputs == "hidden" else None
     with tempfile.TemporaryDirectory(prefix="engram-probe-overhead-") as tmp:
-        probe = synthetic_probe(backend.hidden_size, Path(tmp))
+        probe = synthetic_probe(backend.hidden_size, Path(tmp), args.inputs)
     rows = []
     for n, (trajectory, i) in enumerate(picked):
         step: Step = trajectory.steps[i]
@@ -142,6 +149,11 @@ def main() -> None:
         samples: dict[str, list[float]] = {"on": [], "off": []}
         captured = None
         for r in range(args.reps):
+            if layer is None:  # nothing to capture: one call is both arms
+                captured, seconds = timed(backend, messages, tokens, None)
+                samples["on"].append(seconds)
+                samples["off"].append(seconds)
+                continue
             order = (layer, None) if (n + r) % 2 == 0 else (None, layer)
             for which in order:
                 gen, seconds = timed(backend, messages, tokens, which)
@@ -173,7 +185,7 @@ def main() -> None:
     extra = sum(r["extra_s"] for r in rows)
     wall = sum(r["step_wall_s"] for r in rows)
     summary = {
-        "steps": len(rows), "layer": layer, "threads": args.threads, "reps": args.reps,
+        "steps": len(rows), "inputs": args.inputs, "layer": layer, "threads": args.threads, "reps": args.reps,
         "median_share_of_generation_cpu": statistics.median(r["share_of_generation_cpu"] for r in rows),
         "total_share_of_generation_cpu": extra / off,
         "median_share_of_step_wall": statistics.median(r["share_of_step_wall"] for r in rows
@@ -182,10 +194,10 @@ def main() -> None:
         "median_assess_ms": 1000 * statistics.median(r["assess_s"] for r in rows),
         "load": load(),
     }  # fmt: skip
-    print(f"probe overhead over {len(rows)} real steps (layer {layer}): median "
+    print(f"probe overhead over {len(rows)} real steps ({args.inputs}, layer {layer}): median "
           f"{100 * summary['median_share_of_generation_cpu']:+.2f} % of generation CPU "
           f"(total {100 * summary['total_share_of_generation_cpu']:+.2f} %), median "
-          f"{100 * summary['median_share_of_step_wall']:+.2f} % of the step's wall time in the "
+          f"{100 * summary['median_share_of_step_wall']:+.4f} % of the step's wall time in the "
           f"run; assess {summary['median_assess_ms']:.2f} ms; load {summary['load']}")  # fmt: skip
     Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")
 
