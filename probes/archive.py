@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from probes.dataset import Dataset, DatasetError, write_shard
+from probes.dataset import Dataset, DatasetError, shard_name, write_shard
 from probes.labels import UNKNOWN
 
 
@@ -39,8 +39,38 @@ class ArchiveSummary(BaseModel):
     bytes: int
 
 
+def _already_there(dest: Path, shard) -> bool:
+    """Whether `dest` holds this run's shard as the archive would write it. safetensors
+    writes its metadata in no fixed order, so re-archiving an unchanged run would churn
+    the committed bytes; such a run is left as it is."""
+    from probes.dataset import read_shard
+
+    jsonl = dest / f"{shard_name(shard.run_id)}.jsonl"
+    if not jsonl.is_file():
+        return False
+    try:
+        there = read_shard(jsonl)
+    except DatasetError:
+        return False  # unreadable: write it again
+    return (
+        there.rows == shard.rows
+        and there.model_id == shard.model_id
+        and there.layer == shard.layer
+        and there.pooled.keys() == shard.pooled.keys()
+        and all(
+            np.array_equal(there.pooled[k], np.asarray(v, dtype=np.float16))
+            for k, v in shard.pooled.items()
+        )
+        and all(
+            np.array_equal(getattr(there, name), getattr(shard, name))
+            for name in ("mean_entropy", "min_logprob", "n_tokens")
+        )
+    )
+
+
 def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
-    """Write the labelled runs of `dataset` to `dest` (a run already there is replaced)."""
+    """Write the labelled runs of `dataset` to `dest` (a run already there is replaced,
+    unless it is there unchanged)."""
     kept = [s for s in dataset.shards if any(r.label != UNKNOWN for r in s.rows)]
     if not kept:
         raise DatasetError(
@@ -49,7 +79,10 @@ def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
     written = []
     try:
         for shard in kept:
-            jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
+            if _already_there(dest, shard):
+                jsonl = dest / f"{shard_name(shard.run_id)}.jsonl"
+            else:
+                jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
             written += [jsonl, jsonl.with_suffix(".safetensors")]
     except OSError as exc:  # not a directory, disk full: the shards written so far are whole
         raise DatasetError(f"cannot archive to {dest} ({exc})") from exc
