@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from probes.dataset import Dataset, DatasetError, shard_name, write_shard
+from probes.dataset import Dataset, DatasetError, Shard, read_shard, shard_name, write_shard
 from probes.labels import UNKNOWN
 
 
@@ -39,13 +39,10 @@ class ArchiveSummary(BaseModel):
     bytes: int
 
 
-def _already_there(dest: Path, shard) -> bool:
-    """Whether `dest` holds this run's shard as the archive would write it. safetensors
+def _already_there(jsonl: Path, shard: Shard) -> bool:
+    """Whether `jsonl` holds this run's shard as the archive would write it. safetensors
     writes its metadata in no fixed order, so re-archiving an unchanged run would churn
     the committed bytes; such a run is left as it is."""
-    from probes.dataset import read_shard
-
-    jsonl = dest / f"{shard_name(shard.run_id)}.jsonl"
     if not jsonl.is_file():
         return False
     try:
@@ -79,9 +76,8 @@ def archive(dataset: Dataset, dest: Path) -> ArchiveSummary:
     written = []
     try:
         for shard in kept:
-            if _already_there(dest, shard):
-                jsonl = dest / f"{shard_name(shard.run_id)}.jsonl"
-            else:
+            jsonl = dest / f"{shard_name(shard.run_id)}.jsonl"
+            if not _already_there(jsonl, shard):
                 jsonl = write_shard(dest, shard, pooled_dtype=np.float16)
             written += [jsonl, jsonl.with_suffix(".safetensors")]
     except OSError as exc:  # not a directory, disk full: the shards written so far are whole
