@@ -21,6 +21,7 @@ from agent.monitor import Monitor
 from agent.policies.base import Policy
 from agent.run import Handles
 from agent.types import Task
+from tools.examples import ToolExamples
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ def repo_map_text(workspace_path: Path, repo_id: str, task: Task, budget: int,
     return RepoMap(index).render(focus, budget, count_tokens=count or estimate_tokens).text
 
 
+def tool_examples(workspace_path: Path, repo_id: str) -> ToolExamples | None:
+    from tools.examples import repo_examples
+    from tools.index import SymbolIndex
+
+    return repo_examples(SymbolIndex.for_repo(workspace_path, repo_id=repo_id))
+
+
 def build_handles(
     config: EngramConfig,
     home: Home,
@@ -127,7 +135,9 @@ def build_handles(
             sandbox=sandbox, limits=limits, action_format="native" if native else "text",
             tree_changed=lambda: bool(workspace.diff().strip()), test_command=task.test_command,
         )  # fmt: skip
-        return Toolbox(ctx)
+        # The text protocol shows examples; they name this repository's files, not the
+        # bundled sample project's (native tool schemas carry none).
+        return Toolbox(ctx, examples=None if native else tool_examples(workspace.path, repo_id))
 
     def prompt(tools, workspace) -> str:
         repo_map = None

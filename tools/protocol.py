@@ -15,7 +15,7 @@ message tells the model exactly how to write the action instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.calls import ActionFormat, render_text_call
 from tools.names import suggest_tool, unknown_tool_text
@@ -28,6 +28,9 @@ from tools.replies import (
     parse_reply,
 )
 from tools.types import ToolSpec
+
+if TYPE_CHECKING:
+    from tools.examples import ToolExamples
 
 __all__ = [
     "FormatError",
@@ -74,8 +77,16 @@ def native_tools(specs: Sequence[ToolSpec]) -> list[dict[str, Any]]:
 _TEXT_INTRO = """\
 How to act: end every reply with exactly one action: a fenced block that opens with three
 backticks and a tool name, then `key: value` lines, then the body if the tool takes one.
-You get the result, then you reply again. The examples below come from a sample project
+You get the result, then you reply again. """
+_SAMPLE_SOURCE = """\
+The examples below come from a sample project
 (ledger); use your repository's own paths."""
+_REPO_SOURCE = """\
+The examples below use this repository's own
+files; they show the format, not what to change."""
+# The built-in sample reply (tools.examples gives one with the repository's own names).
+_SAMPLE_TOPIC = "a task about adding money"
+_SAMPLE_THOUGHT = "I will read Money.__add__ first."
 
 _RULES = """\
 Rules: one action per reply. In an edit, the SEARCH lines must match the file exactly
@@ -103,13 +114,22 @@ def _keys_line(spec: ToolSpec) -> str:
     return " ".join(parts)
 
 
-def render_protocol(specs: Sequence[ToolSpec], fmt: ActionFormat = "text") -> str:
-    """The tools section of the system prompt: short, one concrete example per tool."""
+def render_protocol(
+    specs: Sequence[ToolSpec], fmt: ActionFormat = "text", examples: ToolExamples | None = None
+) -> str:
+    """The tools section of the system prompt: short, one concrete example per tool.
+
+    `specs` carry the examples shown; with `examples` (tools.examples, the repository's
+    own names, already applied to `specs`) the intro and the sample reply say so."""
     if fmt == "native":
         lines = [_NATIVE_INTRO, ""]
         lines += [f"- {spec.name}: {spec.summary}" for spec in specs]
         return "\n".join(lines) + "\n"
-    out = [_TEXT_INTRO]
+    if examples is None:
+        source, topic, thought = _SAMPLE_SOURCE, _SAMPLE_TOPIC, _SAMPLE_THOUGHT
+    else:
+        source, topic, thought = _REPO_SOURCE, examples.topic, examples.thought
+    out = [_TEXT_INTRO + source]
     for spec in specs:
         out.append("")
         out.append(f"{spec.name}: {spec.summary} {_keys_line(spec)}".rstrip())
@@ -121,13 +141,13 @@ def render_protocol(specs: Sequence[ToolSpec], fmt: ActionFormat = "text") -> st
     else:
         out.append("Rules: one action per reply.")
     view = next((s for s in specs if s.name == "view"), None)
-    if view is not None:
+    if view is not None and view.examples:
         # Measured with the 0.5B model (docs/tools.md): introduced this way, the example
         # reply is followed through to its action; shown bare as "a whole reply", the
         # model copied its first sentence and stopped.
         out.append("")
-        out.append("For example, a reply to a task about adding money could be:")
+        out.append(f"For example, a reply to {topic} could be:")
         out.append("")
-        out.append("I will read Money.__add__ first.")
-        out.append(render_text_call(view, {"path": "src/ledger/money.py", "start": 75}))
+        out.append(thought)
+        out.append(render_text_call(view, view.examples[0]))
     return "\n".join(out).rstrip() + "\n"

@@ -20,6 +20,7 @@ from tools.base import Tool, ToolContext, bad_arguments, failure, validate_argum
 from tools.bash import Bash
 from tools.create import Create
 from tools.edit import Edit
+from tools.examples import ToolExamples, with_examples
 from tools.names import unknown_tool_text
 from tools.protocol import ParsedReply, native_tools, parse_reply, render_protocol
 from tools.run_tests import RunTests
@@ -57,13 +58,18 @@ class ToolRegistry:
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
-    def dispatch(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
+    def dispatch(
+        self, call: ToolCall, ctx: ToolContext, examples: ToolExamples | None = None
+    ) -> ToolResult:
+        """Run `call`; the teaching messages show `examples` where given (Toolbox)."""
         tool = self._tools.get(call.name)
         if tool is None:
-            return failure("unknown_tool", unknown_tool_text(call.name, self.specs()))
+            shown = with_examples(self.specs(), examples)
+            return failure("unknown_tool", unknown_tool_text(call.name, shown))
         args, problems = validate_arguments(tool.spec, call.arguments)
         if problems:
-            return bad_arguments(tool.spec, problems, ctx.action_format)
+            spec = with_examples([tool.spec], examples)[0]
+            return bad_arguments(spec, problems, ctx.action_format)
         try:
             result = tool.run(args, ctx)
         except PathOutsideWorkspace as exc:
@@ -85,20 +91,30 @@ class ToolRegistry:
 
 
 class Toolbox:
-    """A registry bound to one run's context: the graph's tool set."""
+    """A registry bound to one run's context: the graph's tool set.
 
-    def __init__(self, ctx: ToolContext, registry: ToolRegistry | None = None):
+    `examples` (tools.examples.repo_examples) replaces the tools' built-in examples,
+    taken from the bundled sample project, with the run's repository's own names —
+    everywhere the model sees one: the prompt, usage notes, format-error messages."""
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        registry: ToolRegistry | None = None,
+        examples: ToolExamples | None = None,
+    ):
         self.ctx = ctx
         self.registry = registry or ToolRegistry()
+        self.examples = examples
 
     def specs(self) -> list[ToolSpec]:
-        return self.registry.specs()
+        return with_examples(self.registry.specs(), self.examples)
 
     def run(self, call: ToolCall) -> ToolResult:
-        return self.registry.dispatch(call, self.ctx)
+        return self.registry.dispatch(call, self.ctx, self.examples)
 
     def protocol_text(self) -> str:
-        return render_protocol(self.specs(), self.ctx.action_format)
+        return render_protocol(self.specs(), self.ctx.action_format, self.examples)
 
     def native_schemas(self) -> list[dict]:
         return native_tools(self.specs())

@@ -58,3 +58,21 @@ def test_repo_notes_reach_the_handles_only_when_asked_for(tmp_path):
     made, notes = handles(EngramConfig())  # the default: notes stay out of the prompts
     assert made.repo_notes is None
     assert not any("repo notes" in n for n in notes)
+
+
+def test_the_text_protocol_shows_the_repositorys_own_examples(tmp_path):
+    from types import SimpleNamespace
+
+    from tests.conftest import make_git_repo
+    from tests.tools.conftest import SHOP
+
+    repo = make_git_repo(tmp_path / "shop", SHOP)
+    workspace = SimpleNamespace(path=repo, diff=lambda: "")
+    text = EngramConfig.model_validate({"agent": {"action_format": "text"}})
+    made = build_handles(text, Home.resolve(), TASK, "shop", FakeBackend([]), monitor=AcceptAll())
+    tools = made.make_tools(None, workspace)
+    assert "path: src/shop/cart.py" in tools.protocol_text()
+    assert "src/ledger" not in made.system_prompt(tools, workspace)
+    native = EngramConfig.model_validate({"agent": {"action_format": "native"}})
+    made = build_handles(native, Home.resolve(), TASK, "shop", FakeBackend([]), monitor=AcceptAll())
+    assert made.make_tools(None, workspace).examples is None
