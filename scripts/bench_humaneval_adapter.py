@@ -141,14 +141,14 @@ def main() -> None:
         sys.exit(f"{args.adapter} holds no adapter (adapter_config.json missing)")
     started = time.perf_counter()
     lm = PeftLM.load(args.model)
-    lm.load_adapter("candidate", args.adapter)
     arms = ["candidate"]
     with tempfile.TemporaryDirectory(prefix="engram-replay-only-") as tmp:
-        if args.replay_only:
+        if args.replay_only:  # trained first: training needs a model without adapters
             trained = time.perf_counter()
             lm.load_adapter("replay-only", replay_only_adapter(lm, args.adapter, Path(tmp) / "a"))
             print(json.dumps({"replay_only_train_s": round(time.perf_counter() - trained, 1)}))
             arms.append("replay-only")
+        lm.load_adapter("candidate", args.adapter)
         problems = subset(args.n)
         with scratch_sandbox() as box:
             base = run_humaneval(lm, box, problems, adapter=None)

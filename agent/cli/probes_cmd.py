@@ -174,6 +174,9 @@ def archive_cmd(
     bench_run: list[str] = typer.Option(
         None, "--bench-run", help="only the runs of this bench run (repeatable)"
     ),
+    data: list[Path] = typer.Option(
+        None, "--data", help="another dataset directory to read (a probe track's; repeatable)"
+    ),
 ) -> None:
     """Keep the dataset's labelled runs in a small directory that outlives this machine
     (float16 hidden states, runs without a labelled step left out); `train --data` and
@@ -185,8 +188,11 @@ def archive_cmd(
 
     model_id, _ = _model(model)
     data_dir = ProbeStore.for_home().data_dir(model_id)
+    for extra in data or []:
+        if not extra.is_dir():
+            fail(f"--data {extra}: no such directory")
     wanted = _bench_runs(bench_run) if bench_run else None
-    dataset = Dataset.load(data_dir, runs=wanted)
+    dataset = Dataset.load([data_dir, *(data or [])], runs=wanted)
     try:
         summary = archive(dataset, dest)
     except DatasetError as exc:

@@ -149,6 +149,16 @@ def test_an_archive_keeps_the_labelled_runs_and_trains_on_a_new_machine(home_wit
         np.testing.assert_allclose(values, original.pooled[name], rtol=2e-3, atol=2e-3)
     np.testing.assert_array_equal(shard.min_logprob, original.min_logprob)
 
+    # From another dataset directory (a probe track run's), into a home with none.
+    again = tmp_path / "again"
+    proc = engram(tmp_path / "empty-home", "archive", str(again), "--model", MODEL,
+                  "--data", str(dest))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert labelled(Dataset.load(again)) == labelled(archived)
+    proc = engram(tmp_path / "empty-home", "archive", str(tmp_path / "b"), "--model", MODEL,
+                  "--data", str(tmp_path / "nowhere"))  # fmt: skip
+    assert proc.returncode != 0 and "--data" in proc.stdout + proc.stderr
+
     fresh = tmp_path / "fresh-home"
     proc = engram(fresh, "train", "--model", MODEL, "--data", str(dest))
     assert proc.returncode == 0, proc.stderr
