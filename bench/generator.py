@@ -33,9 +33,9 @@ from bench.repos import BenchRepo
 from bench.splits import DEFAULT_HELDOUT, DEFAULT_TEST_FRACTION, assign_splits
 from bench.statement import FailureFacts, write_statement
 from bench.tasks import BenchTask, SiteRecord
-from bench.testpaths import is_mutable_source
 from bench.validation import Baseline, CandidateResult, ValidationWorker, default_timeout
 from sandboxes.settings import SandboxSettings
+from tools.testpaths import is_mutable_source
 
 Report = Callable[[str], None]
 VALIDATOR_VERSION = 1  # bump when validation results change meaning (invalidates journals)

@@ -37,9 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.types import TestOutcome, Verification
 from bench.patching import ApplyStatus, apply_patch, changed_paths, restore_paths
 from bench.tasks import BenchTask
-from bench.testpaths import is_test_path, test_file_of
 from sandboxes.settings import SandboxSettings
 from sandboxes.workspace import Workspace
+from tools.testpaths import is_test_path, test_file_of
 from tools.types import PASSING
 
 _DISCOVERY = threading.Lock()

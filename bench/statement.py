@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.mutation import Mutation
-from bench.testpaths import is_test_path, test_file_of
 from tools.testing.discovery import TestPlan
+from tools.testpaths import is_test_path, test_file_of
 
 _FRAME = re.compile(r"^(?P<path>\S+):(?P<line>\d+): in (?P<func>\S+)$")
 _NOISE = re.compile(r"^E\s+(Use -v+ to get|Omitting \d+ identical items|Full diff:)")

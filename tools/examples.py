@@ -16,11 +16,11 @@ chance be that task's fix.
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.testpaths import is_mutable_source
 from tools.types import ToolSpec
 
 if TYPE_CHECKING:  # the registry imports this module; the index is heavier
@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # the registry imports this module; the index is heavier
 
 # Names nothing in the repository, so it cannot point at a wrong file or function.
 _SUBMIT = "The comparison was reversed; it is fixed now and the failing test passes."
-_NOT_SOURCE = re.compile(r"(^|/)(tests?|testing|docs?|examples?|benchmarks?|scripts?)/")
-_SKIP_FILES = ("setup.py", "conftest.py", "__main__.py", "noxfile.py", "tasks.py")
 
 
 class _Model(BaseModel):
@@ -50,30 +48,12 @@ class ToolExamples(_Model):
     """The sample reply's sentence before its view action."""
 
 
-def is_test_path(path: str) -> bool:
-    name = posixpath.basename(path)
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or "/tests/" in f"/{path}"
-        or "/test/" in f"/{path}"
-    )
-
-
 def _source_files(index: SymbolIndex) -> list[str]:
     """Public modules first (`itertoolz.py` before `_signatures.py`), the ones with the
     most public functions first among them: the repository's main code."""
-    found = [
-        path
-        for path in index.entries
-        if path.endswith(".py")
-        and not is_test_path(path)
-        and not _NOT_SOURCE.search(path)
-        and posixpath.basename(path) not in _SKIP_FILES
-    ]
-    private = [p for p in found if posixpath.basename(p).startswith("_")]
-    return sorted(found, key=lambda p: (p in private, -len(_functions(index, p)), p))
+    found = [path for path in index.entries if is_mutable_source(path)]
+    return sorted(found, key=lambda p: (posixpath.basename(p).startswith("_"),
+                                        -len(_functions(index, p)), p))  # fmt: skip
 
 
 def _functions(index: SymbolIndex, path: str) -> list[Definition]:

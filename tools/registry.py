@@ -106,9 +106,10 @@ class Toolbox:
         self.ctx = ctx
         self.registry = registry or ToolRegistry()
         self.examples = examples
+        self._specs = with_examples(self.registry.specs(), examples)
 
     def specs(self) -> list[ToolSpec]:
-        return with_examples(self.registry.specs(), self.examples)
+        return self._specs
 
     def run(self, call: ToolCall) -> ToolResult:
         return self.registry.dispatch(call, self.ctx, self.examples)

@@ -16,7 +16,7 @@ from bench.mutation import (
     candidate_key,
     find_mutations,
 )
-from bench.testpaths import is_mutable_source, is_test_path
+from tools.testpaths import is_mutable_source, is_test_path
 
 
 def sites(source: str, kind: str) -> list[tuple[str, str]]:

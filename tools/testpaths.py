@@ -1,5 +1,6 @@
-"""Which files are tests. Shared by the generator (never mutates them) and the grader
-(resets them before running, so a patch cannot make a task pass by editing its tests)."""
+"""Which files are tests, and which are the project's own code. Shared by the prompt's
+examples (tools.examples), the generator (never mutates tests) and the grader (resets
+them before running, so a patch cannot make a task pass by editing its tests)."""
 
 from __future__ import annotations
 
